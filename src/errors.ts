@@ -1,0 +1,86 @@
+import type { Model, MongooseQueryMiddleware, Schema } from 'mongoose';
+
+/** A write broke a unique index: `fields` names the fields (and values) that are already taken. */
+export class DuplicateKeyError extends Error {
+  override readonly name = 'DuplicateKeyError';
+  readonly code = 11000;
+
+  constructor(
+    readonly modelName: string,
+    /** The unique fields of the index that was hit, with the values written when they are known. */
+    readonly fields: Record<string, unknown>,
+    options: { cause: unknown },
+  ) {
+    const names = Object.keys(fields);
+    const described = names.map((f) => (fields[f] === undefined ? f : `${f} ${JSON.stringify(fields[f])}`));
+    super(`${modelName}: ${described.join(', ') || 'a unique value'} already exists`, options);
+  }
+}
+
+interface ServerDuplicateError {
+  code: 11000;
+  keyValue?: Record<string, unknown>;
+  errmsg?: string;
+  writeErrors?: Array<{ err?: { op?: Record<string, unknown> }; errmsg?: string }>;
+}
+
+function isDuplicateKeyError(error: unknown): error is ServerDuplicateError {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
+}
+
+/** The keys of every unique index of the schema, e.g. `[['code'], ['workspaceId', 'code']]`. */
+function uniqueKeys(schema: Schema): string[][] {
+  const keys: string[][] = [];
+  for (const [name, type] of Object.entries(schema.paths)) {
+    if ((type.options as { unique?: unknown }).unique) keys.push([name]);
+  }
+  for (const [fields, options] of schema.indexes()) {
+    if (options?.unique) keys.push(Object.keys(fields));
+  }
+  return keys;
+}
+
+function read(doc: Record<string, unknown> | undefined, path: string): unknown {
+  return path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), doc);
+}
+
+/**
+ * Names the fields behind a duplicate key error. Real mongod says so itself (`keyValue`); FerretDB only says
+ * "duplicate key", so for an insert we ask the database which unique index already holds the new document's values.
+ */
+async function describe(
+  model: Model<unknown>,
+  error: ServerDuplicateError,
+  written: Record<string, unknown> | undefined,
+): Promise<Record<string, unknown>> {
+  if (error.keyValue && Object.keys(error.keyValue).length > 0) return error.keyValue;
+  const keys = uniqueKeys(model.schema);
+  if (written) {
+    for (const fields of [['_id'], ...keys]) {
+      const filter = Object.fromEntries(fields.map((f) => [f, read(written, f)]));
+      if (Object.values(filter).some((v) => v === undefined)) continue;
+      if (await model.exists(filter).catch(() => null)) return filter;
+    }
+  }
+  return Object.fromEntries(keys.flat().map((f) => [f, undefined]));
+}
+
+const QUERY_WRITES: MongooseQueryMiddleware[] = ['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace'];
+
+/** Turns the server's E11000 on every write path into a DuplicateKeyError that names the field. */
+export function duplicateKeyErrors(schema: Schema): void {
+  schema.post('save', { errorHandler: true }, async function (error, doc) {
+    if (!isDuplicateKeyError(error)) throw error;
+    const model = this.constructor as Model<unknown>;
+    throw new DuplicateKeyError(model.modelName, await describe(model, error, doc?.toObject() ?? this.toObject()), { cause: error });
+  });
+  schema.post('insertMany', { errorHandler: true }, async function (error) {
+    if (!isDuplicateKeyError(error)) throw error;
+    const op = error.writeErrors?.[0]?.err?.op;
+    throw new DuplicateKeyError(this.modelName, await describe(this, error, op), { cause: error });
+  });
+  schema.post(QUERY_WRITES, { errorHandler: true }, async function (error) {
+    if (!isDuplicateKeyError(error)) throw error;
+    throw new DuplicateKeyError(this.model.modelName, await describe(this.model, error, undefined), { cause: error });
+  });
+}

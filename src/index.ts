@@ -1,0 +1,39 @@
+// The package's public API. Everything not exported here is internal.
+export { makeModels, syncIndexes, type Models, type ModelName } from './makeModels.js';
+export { DuplicateKeyError } from './errors.js';
+export * from './contracts/enums.js';
+
+export { workspaceSchema, createWorkspaceModel, type Workspace, type WorkspaceDocument, type WorkspaceModel } from './models/workspace.js';
+export {
+  pipelineSchema,
+  createPipelineModel,
+  type Pipeline,
+  type PipelineDocument,
+  type PipelineModel,
+  type StreamDefinition,
+  type ClientConfigRef,
+  type ConnectionConfigRef,
+  type TransformConfig,
+  type NodePosition,
+} from './models/pipeline.js';
+export { clientSchema, createClientModel, type Client, type ClientDocument, type ClientModel } from './models/client.js';
+export {
+  connectionSchema,
+  createConnectionModel,
+  CONNECTION_CONFIG_FIELDS,
+  type Connection,
+  type ConnectionDocument,
+  type ConnectionModel,
+  type ConnectionConfig,
+} from './models/connection.js';
+export { userSchema, createUserModel, type User, type UserDocument, type UserModel } from './models/user.js';
+export { sessionSchema, createSessionModel, type Session, type SessionDocument, type SessionModel } from './models/session.js';
+export {
+  notificationSchema,
+  createNotificationModel,
+  NOTIFICATION_TARGET_FIELD,
+  type Notification,
+  type NotificationDocument,
+  type NotificationModel,
+} from './models/notification.js';
+export { contactSchema, createContactModel, type Contact, type ContactDocument, type ContactModel } from './models/contact.js';

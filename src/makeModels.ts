@@ -1,0 +1,55 @@
+import type { Connection as MongooseConnection } from 'mongoose';
+import { createClientModel } from './models/client.js';
+import { createConnectionModel } from './models/connection.js';
+import { createContactModel } from './models/contact.js';
+import { createNotificationModel } from './models/notification.js';
+import { createPipelineModel } from './models/pipeline.js';
+import { createSessionModel } from './models/session.js';
+import { createUserModel } from './models/user.js';
+import { createWorkspaceModel } from './models/workspace.js';
+
+function build(conn: MongooseConnection) {
+  return {
+    Workspace: createWorkspaceModel(conn),
+    Pipeline: createPipelineModel(conn),
+    Client: createClientModel(conn),
+    Connection: createConnectionModel(conn),
+    User: createUserModel(conn),
+    Session: createSessionModel(conn),
+    Notification: createNotificationModel(conn),
+    Contact: createContactModel(conn),
+  };
+}
+
+/** The eight models, registered on one connection. */
+export type Models = ReturnType<typeof build>;
+export type ModelName = keyof Models;
+
+const registered = new WeakMap<MongooseConnection, Models>();
+
+/**
+ * Registers all eight models on `conn` (never on mongoose's default connection) and returns them. Calling it again
+ * with the same connection returns the same object; each `conn.useDb(name)` gets models of its own, so tenants'
+ * data stay apart. Index builds follow the connection's own `autoIndex`/`autoCreate` options: pass
+ * `autoIndex: false` for tenant connections and build indexes once with `syncIndexes(models)`.
+ */
+export function makeModels(conn: MongooseConnection): Models {
+  if (!conn || typeof conn.model !== 'function' || typeof conn.useDb !== 'function') {
+    throw new TypeError('makeModels(conn) needs a mongoose Connection, e.g. mongoose.createConnection(uri)');
+  }
+  let models = registered.get(conn);
+  if (!models) {
+    models = build(conn);
+    registered.set(conn, models);
+  }
+  return models;
+}
+
+/** Builds every model's indexes (and drops indexes the schemas no longer declare). Returns what was dropped. */
+export async function syncIndexes(models: Models): Promise<Record<ModelName, string[]>> {
+  const dropped = {} as Record<ModelName, string[]>;
+  for (const name of Object.keys(models) as ModelName[]) {
+    dropped[name] = await models[name].syncIndexes();
+  }
+  return dropped;
+}

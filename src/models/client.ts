@@ -1,0 +1,54 @@
+import { type Connection, type HydratedDocumentFromSchema, type InferSchemaType, Schema } from 'mongoose';
+import { ACTIVE_STATUSES } from '../contracts/enums.js';
+import { duplicateKeyErrors } from '../errors.js';
+import { hashSecret, verifySecret } from '../secretHashing.js';
+import { idField, nameField, schemaOptions, stringListField } from './fields.js';
+import { hideSecrets } from './secrets.js';
+
+const SET_SECRET = 'is required: call client.setSecret(secret) before saving';
+
+/** A global source producer; pipelines link it through `Pipeline.sourceClients`. */
+export const clientSchema = new Schema(
+  {
+    _id: idField('cl'),
+    name: nameField,
+    // Served query: the authorizer lists or checks clients by status.
+    status: { type: String, enum: ACTIVE_STATUSES, default: 'active', required: true, index: true },
+    secretHash: { type: String, required: [true, `secretHash ${SET_SECRET}`], select: false },
+    secretSalt: { type: String, required: [true, `secretSalt ${SET_SECRET}`], select: false },
+    allowedScopes: stringListField,
+    allowedTopics: stringListField,
+  },
+  {
+    ...schemaOptions,
+    methods: {
+      /** Hashes `secret` (scrypt, random salt) into secretHash/secretSalt; save the client afterwards. */
+      async setSecret(secret: string): Promise<void> {
+        const { hash, salt } = await hashSecret(secret);
+        this.set({ secretHash: hash, secretSalt: salt });
+      },
+    },
+    statics: {
+      /**
+       * The active client with this id whose secret matches, or null (unknown id, inactive client and wrong secret
+       * all give null, in about the same time).
+       */
+      async authenticate(clientId: string, secret: string) {
+        const client = await this.findOne({ _id: String(clientId), status: 'active' }).select('+secretHash +secretSalt');
+        const ok = await verifySecret(secret, client?.secretHash, client?.secretSalt);
+        return client && ok ? client : null;
+      },
+    },
+  },
+);
+
+hideSecrets(clientSchema, ['secretHash', 'secretSalt']);
+clientSchema.plugin(duplicateKeyErrors);
+
+export type Client = InferSchemaType<typeof clientSchema>;
+export type ClientDocument = HydratedDocumentFromSchema<typeof clientSchema>;
+
+export function createClientModel(conn: Connection) {
+  return conn.model('Client', clientSchema);
+}
+export type ClientModel = ReturnType<typeof createClientModel>;

@@ -1,0 +1,73 @@
+import { type Connection as MongooseConnection, type HydratedDocumentFromSchema, type InferSchemaType, Schema } from 'mongoose';
+import { ACTIVE_STATUSES, CONNECTION_TYPES, HTTP_METHODS, type ConnectionType } from '../contracts/enums.js';
+import { isHttpUrl, S3_BUCKET_PATTERN, S3_REGION_PATTERN } from '../contracts/rules.js';
+import { duplicateKeyErrors } from '../errors.js';
+import { idField, nameField, schemaOptions } from './fields.js';
+import { hideSecrets } from './secrets.js';
+
+/** Which `config` fields each connection type requires; a field of the other type is refused. */
+export const CONNECTION_CONFIG_FIELDS = {
+  HTTP: { required: ['url', 'method'], allowed: ['url', 'method', 'headers'] },
+  S3: { required: ['bucket', 'region', 'accessKeyId', 'secretAccessKey'], allowed: ['bucket', 'region', 'accessKeyId', 'secretAccessKey'] },
+} as const satisfies Record<ConnectionType, { required: readonly string[]; allowed: readonly string[] }>;
+
+// One sub-schema holds the fields of every type; the validator on `config` keeps each type to its own fields.
+const connectionConfigSchema = new Schema(
+  {
+    // HTTP
+    url: { type: String, trim: true, validate: { validator: isHttpUrl, message: 'config.url must be an http(s) URL' } },
+    method: { type: String, enum: HTTP_METHODS },
+    // Header values often carry credentials (Authorization), so they are hidden like the S3 secret.
+    headers: { type: Map, of: String, select: false },
+    // S3
+    bucket: { type: String, trim: true, match: [S3_BUCKET_PATTERN, 'config.bucket "{VALUE}" is not a valid S3 bucket name'] },
+    region: { type: String, trim: true, match: [S3_REGION_PATTERN, 'config.region "{VALUE}" is not a region like eu-west-1'] },
+    accessKeyId: { type: String, trim: true },
+    secretAccessKey: { type: String, select: false },
+  },
+  { _id: false, strict: 'throw' },
+);
+
+/** A global sink destination; pipelines link it through `Pipeline.sinkConnections`. */
+export const connectionSchema = new Schema(
+  {
+    _id: idField('cn'),
+    name: nameField,
+    type: { type: String, enum: CONNECTION_TYPES, required: true, immutable: true },
+    // Served query: active connections (e.g. the sink runner at start-up).
+    status: { type: String, enum: ACTIVE_STATUSES, default: 'active', required: true, index: true },
+    config: { type: connectionConfigSchema, required: true },
+  },
+  schemaOptions,
+);
+
+// Checked on the whole document, because the rule links two paths (type and config).
+connectionSchema.pre('validate', function () {
+  const rules = CONNECTION_CONFIG_FIELDS[this.type as ConnectionType] as (typeof CONNECTION_CONFIG_FIELDS)[ConnectionType] | undefined;
+  if (!rules || !this.config) return;
+  const config = this.config as unknown as Record<string, unknown>;
+  for (const field of rules.required) {
+    // A hidden field that was not loaded is not missing: validate only what this document holds.
+    if (!this.isNew && !this.isSelected(`config.${field}`)) continue;
+    if (config[field] == null || config[field] === '') {
+      this.invalidate(`config.${field}`, `config.${field} is required for a ${this.type} connection`);
+    }
+  }
+  for (const field of Object.keys(connectionConfigSchema.paths)) {
+    if (config[field] != null && !(rules.allowed as readonly string[]).includes(field)) {
+      this.invalidate(`config.${field}`, `config.${field} does not belong to a ${this.type} connection`);
+    }
+  }
+});
+
+hideSecrets(connectionSchema, ['config.secretAccessKey', 'config.headers']);
+connectionSchema.plugin(duplicateKeyErrors);
+
+export type Connection = InferSchemaType<typeof connectionSchema>;
+export type ConnectionDocument = HydratedDocumentFromSchema<typeof connectionSchema>;
+export type ConnectionConfig = InferSchemaType<typeof connectionConfigSchema>;
+
+export function createConnectionModel(conn: MongooseConnection) {
+  return conn.model('Connection', connectionSchema);
+}
+export type ConnectionModel = ReturnType<typeof createConnectionModel>;

@@ -1,0 +1,27 @@
+import { randomInt } from 'node:crypto';
+import type { Model } from 'mongoose';
+import { codeFromName } from '../contracts/rules.js';
+
+const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
+const ATTEMPTS = 20;
+
+function randomCode(): string {
+  let code = '';
+  while (code.length < 4) code += LETTERS[randomInt(LETTERS.length)];
+  return code;
+}
+
+/**
+ * A code for a document created without one: the code its name gives (`Acme` gives `acme`), or, when that is
+ * taken or the name has fewer than four letters, a random one not yet used in `scope`. The unique index stays
+ * the guarantee: two concurrent creates may still pick the same code, and the second gets a DuplicateKeyError.
+ */
+export async function freeCode(model: Model<unknown>, name: string, scope: Record<string, unknown> = {}): Promise<string> {
+  const derived = codeFromName(name);
+  const candidates = derived ? [derived] : [];
+  while (candidates.length < ATTEMPTS) candidates.push(randomCode());
+  for (const code of candidates) {
+    if (!(await model.exists({ ...scope, code }))) return code;
+  }
+  throw new Error(`${model.modelName}: no free code found after ${ATTEMPTS} tries; give one explicitly`);
+}

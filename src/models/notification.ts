@@ -1,0 +1,81 @@
+import { type Connection, type HydratedDocumentFromSchema, type InferSchemaType, Schema } from 'mongoose';
+import { NOTIFICATION_CHANNELS, NOTIFICATION_STATUSES, type NotificationChannel } from '../contracts/enums.js';
+import { isEmail, SLACK_CHANNEL_PATTERN } from '../contracts/rules.js';
+import { duplicateKeyErrors } from '../errors.js';
+import { idField, schemaOptions } from './fields.js';
+
+/** Which `target` field each channel uses; the other channel's field is refused. */
+export const NOTIFICATION_TARGET_FIELD = { email: 'email', slack: 'slackChannel' } as const satisfies Record<NotificationChannel, string>;
+
+const targetSchema = new Schema(
+  {
+    email: {
+      type: String,
+      trim: true,
+      lowercase: true,
+      validate: { validator: isEmail, message: 'target.email "{VALUE}" is not an email address' },
+    },
+    slackChannel: {
+      type: String,
+      trim: true,
+      match: [SLACK_CHANNEL_PATTERN, 'target.slackChannel "{VALUE}" is not a Slack channel id (C…) or #name'],
+    },
+  },
+  { _id: false, strict: 'throw' },
+);
+
+const errorSnapshotSchema = new Schema(
+  {
+    message: { type: String, required: true, maxlength: 4000 },
+    code: { type: String },
+    at: { type: Date, default: () => new Date() },
+  },
+  { _id: false, strict: 'throw' },
+);
+
+export const notificationSchema = new Schema(
+  {
+    _id: idField('ntf'),
+    channel: { type: String, enum: NOTIFICATION_CHANNELS, required: true, index: true },
+    type: { type: String, required: true, trim: true, index: true },
+    // Served query: every notification caused by one event or request.
+    correlationId: { type: String, required: true, trim: true, index: true },
+    tenantId: { type: String, trim: true },
+    contactId: { type: String, ref: 'Contact' },
+    target: { type: targetSchema, required: true },
+    payload: { type: Schema.Types.Mixed, default: () => ({}) },
+    status: { type: String, enum: NOTIFICATION_STATUSES, default: 'queued', required: true, index: true },
+    error: { type: errorSnapshotSchema },
+    deliveredAt: { type: Date },
+  },
+  // `error` is a field of the seed; mongoose warns that it shadows a document event name, which is harmless here.
+  { ...schemaOptions, suppressReservedKeysWarning: true },
+);
+
+// Served queries: the notifier takes the oldest queued notifications; a tenant's notification history.
+notificationSchema.index({ status: 1, createdAt: 1 });
+notificationSchema.index({ tenantId: 1, createdAt: -1 });
+
+notificationSchema.pre('validate', function () {
+  const field = NOTIFICATION_TARGET_FIELD[this.channel as NotificationChannel] as string | undefined;
+  if (field && this.target) {
+    const target = this.target as unknown as Record<string, unknown>;
+    if (target[field] == null) this.invalidate(`target.${field}`, `target.${field} is required for a ${this.channel} notification`);
+    for (const other of Object.values(NOTIFICATION_TARGET_FIELD)) {
+      if (other !== field && target[other] != null) {
+        this.invalidate(`target.${other}`, `target.${other} does not belong to a ${this.channel} notification`);
+      }
+    }
+  }
+  if (this.status === 'failed' && !this.error) this.invalidate('error', 'error is required when status is failed');
+  if (this.status === 'sent' && !this.deliveredAt) this.deliveredAt = new Date();
+});
+notificationSchema.plugin(duplicateKeyErrors);
+
+export type Notification = InferSchemaType<typeof notificationSchema>;
+export type NotificationDocument = HydratedDocumentFromSchema<typeof notificationSchema>;
+
+export function createNotificationModel(conn: Connection) {
+  return conn.model('Notification', notificationSchema);
+}
+export type NotificationModel = ReturnType<typeof createNotificationModel>;

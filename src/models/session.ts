@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import { type Connection, type HydratedDocumentFromSchema, type InferSchemaType, Schema } from 'mongoose';
+import { PRINCIPAL_TYPES, SESSION_STATUSES } from '../contracts/enums.js';
+import { ID_PATTERN, UUID_PATTERN } from '../contracts/rules.js';
+import { duplicateKeyErrors } from '../errors.js';
+import { schemaOptions, stringListField, workspaceIdField } from './fields.js';
+
+export const sessionSchema = new Schema(
+  {
+    _id: {
+      type: String,
+      default: () => randomUUID(),
+      lowercase: true,
+      validate: { validator: (v: string) => UUID_PATTERN.test(v), message: 'session _id must be a UUID, got "{VALUE}"' },
+    },
+    workspaceId: workspaceIdField,
+    principalId: {
+      type: String,
+      required: true,
+      immutable: true,
+      validate: { validator: (v: string) => ID_PATTERN.test(v), message: 'principalId must be a client or user id' },
+    },
+    principalType: { type: String, enum: PRINCIPAL_TYPES, required: true, immutable: true, index: true },
+    scopes: stringListField,
+    topics: stringListField,
+    context: { type: Schema.Types.Mixed, default: () => ({}) },
+    status: { type: String, enum: SESSION_STATUSES, default: 'active', required: true, index: true },
+    // Served query: sweeping expired sessions (`expiresAt < now`).
+    expiresAt: { type: Date, required: true, index: true },
+  },
+  {
+    ...schemaOptions,
+    methods: {
+      /** Active and not yet expired at `now`. */
+      isLive(now: Date = new Date()): boolean {
+        return this.status === 'active' && this.expiresAt.getTime() > now.getTime();
+      },
+    },
+    statics: {
+      /** The live session with this id, or null: what the authorizer asks on every request (served by `_id`). */
+      findLive(sessionId: string, now: Date = new Date()) {
+        return this.findOne({ _id: String(sessionId), status: 'active', expiresAt: { $gt: now } });
+      },
+      /** Revokes every active session of one principal (logout everywhere, a disabled client or user). */
+      revokeAllFor(principalType: (typeof PRINCIPAL_TYPES)[number], principalId: string) {
+        return this.updateMany({ principalType, principalId: String(principalId), status: 'active' }, { $set: { status: 'revoked' } });
+      },
+    },
+    virtuals: {
+      workspace: { options: { ref: 'Workspace', localField: 'workspaceId', foreignField: '_id', justOne: true } },
+    },
+  },
+);
+
+// Served query: revokeAllFor (every session of one principal).
+sessionSchema.index({ principalId: 1, principalType: 1, status: 1 });
+sessionSchema.plugin(duplicateKeyErrors);
+
+export type Session = InferSchemaType<typeof sessionSchema>;
+export type SessionDocument = HydratedDocumentFromSchema<typeof sessionSchema>;
+
+export function createSessionModel(conn: Connection) {
+  return conn.model('Session', sessionSchema);
+}
+export type SessionModel = ReturnType<typeof createSessionModel>;

@@ -1,0 +1,63 @@
+import { type Connection, type HydratedDocumentFromSchema, type InferSchemaType, Schema } from 'mongoose';
+import { ACTIVE_STATUSES } from '../contracts/enums.js';
+import { duplicateKeyErrors } from '../errors.js';
+import { hashSecret, verifySecret } from '../secretHashing.js';
+import { idField, schemaOptions, stringListField, workspaceIdField } from './fields.js';
+import { hideSecrets } from './secrets.js';
+
+const SET_PASSWORD = 'is required: call user.setPassword(password) before saving';
+
+export const userSchema = new Schema(
+  {
+    _id: idField('usr'),
+    workspaceId: workspaceIdField,
+    // Unique across the platform; lower-cased so that "Ann" and "ann" are one user (the filter is lower-cased too).
+    username: {
+      type: String,
+      required: true,
+      trim: true,
+      lowercase: true,
+      unique: true,
+      minlength: 1,
+      maxlength: 254,
+      match: [/^[a-z0-9._@+-]+$/, 'username may hold letters, digits and . _ @ + - only, got "{VALUE}"'],
+    },
+    passwordHash: { type: String, required: [true, `passwordHash ${SET_PASSWORD}`], select: false },
+    passwordSalt: { type: String, required: [true, `passwordSalt ${SET_PASSWORD}`], select: false },
+    roles: stringListField,
+    // Served query: a workspace's active users.
+    status: { type: String, enum: ACTIVE_STATUSES, default: 'active', required: true, index: true },
+  },
+  {
+    ...schemaOptions,
+    methods: {
+      /** Hashes `password` (scrypt, random salt) into passwordHash/passwordSalt; save the user afterwards. */
+      async setPassword(password: string): Promise<void> {
+        const { hash, salt } = await hashSecret(password);
+        this.set({ passwordHash: hash, passwordSalt: salt });
+      },
+    },
+    statics: {
+      /** The active user with this username and password, or null. */
+      async authenticate(username: string, password: string) {
+        const user = await this.findOne({ username: String(username), status: 'active' }).select('+passwordHash +passwordSalt');
+        const ok = await verifySecret(password, user?.passwordHash, user?.passwordSalt);
+        return user && ok ? user : null;
+      },
+    },
+    virtuals: {
+      workspace: { options: { ref: 'Workspace', localField: 'workspaceId', foreignField: '_id', justOne: true } },
+    },
+  },
+);
+
+hideSecrets(userSchema, ['passwordHash', 'passwordSalt']);
+userSchema.plugin(duplicateKeyErrors);
+
+export type User = InferSchemaType<typeof userSchema>;
+export type UserDocument = HydratedDocumentFromSchema<typeof userSchema>;
+
+export function createUserModel(conn: Connection) {
+  return conn.model('User', userSchema);
+}
+export type UserModel = ReturnType<typeof createUserModel>;

@@ -1,0 +1,48 @@
+import { type Connection, type HydratedDocumentFromSchema, type InferSchemaType, type Model, Schema } from 'mongoose';
+import { ACTIVE_STATUSES } from '../contracts/enums.js';
+import { isCode, isOrigin } from '../contracts/rules.js';
+import { duplicateKeyErrors } from '../errors.js';
+import { freeCode } from './freeCode.js';
+import { idField, nameField, schemaOptions } from './fields.js';
+
+export const workspaceSchema = new Schema(
+  {
+    _id: idField('ws'),
+    name: nameField,
+    // Unique across all workspaces; derived from the name when not given (see freeCode).
+    code: {
+      type: String,
+      trim: true,
+      unique: true,
+      validate: { validator: isCode, message: 'code must be exactly 4 lowercase letters a-z, got "{VALUE}"' },
+    },
+    // Served query: list workspaces by status (e.g. every active workspace at authorizer start-up).
+    status: { type: String, enum: ACTIVE_STATUSES, default: 'active', required: true, index: true },
+    allowedOrigins: {
+      type: [
+        {
+          type: String,
+          trim: true,
+          validate: { validator: isOrigin, message: 'allowedOrigins entries must be origins like https://app.example.com, got "{VALUE}"' },
+        },
+      ],
+      default: [] as string[],
+    },
+  },
+  schemaOptions,
+);
+
+workspaceSchema.pre('validate', async function () {
+  if (this.isNew && this.code == null && typeof this.name === 'string') {
+    this.code = await freeCode(this.constructor as Model<unknown>, this.name.trim());
+  }
+});
+workspaceSchema.plugin(duplicateKeyErrors);
+
+export type Workspace = InferSchemaType<typeof workspaceSchema>;
+export type WorkspaceDocument = HydratedDocumentFromSchema<typeof workspaceSchema>;
+
+export function createWorkspaceModel(conn: Connection) {
+  return conn.model('Workspace', workspaceSchema);
+}
+export type WorkspaceModel = ReturnType<typeof createWorkspaceModel>;
