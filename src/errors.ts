@@ -30,14 +30,7 @@ function isDuplicateKeyError(error: unknown): error is ServerDuplicateError {
 
 /** The keys of every unique index of the schema, e.g. `[['code'], ['workspaceId', 'code']]`. */
 function uniqueKeys(schema: Schema): string[][] {
-  const keys: string[][] = [];
-  for (const [name, type] of Object.entries(schema.paths)) {
-    if ((type.options as { unique?: unknown }).unique) keys.push([name]);
-  }
-  for (const [fields, options] of schema.indexes()) {
-    if (options?.unique) keys.push(Object.keys(fields));
-  }
-  return keys;
+  return schema.indexes().flatMap(([fields, options]) => (options?.unique ? [Object.keys(fields)] : []));
 }
 
 function read(doc: Record<string, unknown> | undefined, path: string): unknown {

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/db.js';
+import { expectDuplicate, expectInvalid } from '../support/expectations.js';
+
+const db = useTestDatabase('pipeline');
+
+const graph = () => ({
+  streams: [
+    { topic: 'orders.in', type: 'source' as const, description: 'raw orders' },
+    { topic: 'orders.clean', type: 'sink' as const },
+    { topic: 'orders.dlq', type: 'dlq' as const },
+  ],
+  sourceClients: [{ clientId: 'cl_shop', role: 'producer', connectorType: 'http', streamName: 'orders.in' }],
+  sinkConnections: [{ connectionId: 'cn_hook', connectorType: 'http', streamName: 'orders.clean' }],
+  transforms: [
+    { type: 'jsonata', sourceStream: 'orders.in', targetStream: 'orders.clean', failureQueue: 'orders.dlq', expression: '$' },
+  ],
+});
+
+describe('Pipeline', () => {
+  it('stores streams, source clients, sink connections and transforms as given', async () => {
+    const { Pipeline } = db.models;
+    const created = await Pipeline.create({ workspaceId: 'ws_1', name: 'Orders', code: 'ordr', ...graph() });
+    const stored = await Pipeline.findById(created._id).lean();
+    expect(stored).toMatchObject({ workspaceId: 'ws_1', name: 'Orders', code: 'ordr', status: 'inactive', ...graph() });
+    expect(stored!.transforms[0]!.isPaused).toBe(false);
+    expect(created._id).toMatch(/^pl_[0-9a-f]{32}$/);
+  });
+
+  it('nodePositions is a map of {x, y} that round-trips through the server', async () => {
+    const { Pipeline } = db.models;
+    const created = await Pipeline.create({
+      workspaceId: 'ws_1',
+      name: 'Layout',
+      nodePositions: { a: { x: 10, y: -4.5 }, b: { x: 0, y: 0 } },
+    });
+    const stored = await Pipeline.findById(created._id);
+    expect(stored!.nodePositions.get('a')).toMatchObject({ x: 10, y: -4.5 });
+    expect(Object.fromEntries([...stored!.nodePositions].map(([k, v]) => [k, { x: v.x, y: v.y }]))).toEqual({
+      a: { x: 10, y: -4.5 },
+      b: { x: 0, y: 0 },
+    });
+    stored!.nodePositions.set('c', { x: 1, y: 2 });
+    await stored!.save();
+    expect((await Pipeline.findById(created._id).lean())!.nodePositions).toEqual({ a: { x: 10, y: -4.5 }, b: { x: 0, y: 0 }, c: { x: 1, y: 2 } });
+  });
+
+  it('a node position needs finite x and y', async () => {
+    await expectInvalid(db.models.Pipeline.create({ workspaceId: 'ws_1', name: 'Bad layout', nodePositions: { a: { x: 1 } } }), 'nodePositions.a.y');
+    await expectInvalid(
+      db.models.Pipeline.create({ workspaceId: 'ws_1', name: 'Bad layout', nodePositions: { a: { x: Infinity, y: 0 } } }),
+      'nodePositions.a.x',
+    );
+    expect(await db.models.Pipeline.countDocuments({ name: 'Bad layout' })).toBe(0);
+  });
+
+  it('a second transform with the same targetStream is refused and nothing is written', async () => {
+    const g = graph();
+    const error = await expectInvalid(
+      db.models.Pipeline.create({
+        workspaceId: 'ws_1',
+        name: 'Twice',
+        ...g,
+        transforms: [g.transforms[0]!, { type: 'filter', sourceStream: 'orders.in', targetStream: 'orders.clean' }],
+      }),
+      'transforms',
+    );
+    expect(error.errors.transforms!.message).toMatch(/targetStream/);
+    expect(await db.models.Pipeline.countDocuments({ name: 'Twice' })).toBe(0);
+  });
+
+  it('stream type is one of source|sink|dlq|replay', async () => {
+    await expectInvalid(
+      db.models.Pipeline.create({ workspaceId: 'ws_1', name: 'Bad type', streams: [{ topic: 't', type: 'queue' as 'source' }] }),
+      'streams.0.type',
+    );
+    expect(await db.models.Pipeline.countDocuments({ name: 'Bad type' })).toBe(0);
+  });
+
+  it('workspaceId, name and every sub-document reference are required', async () => {
+    const { Pipeline } = db.models;
+    await expectInvalid(Pipeline.create({ name: 'No ws' }), 'workspaceId', /required/);
+    await expectInvalid(Pipeline.create({ workspaceId: 'ws_1', name: 'No client', sourceClients: [{ streamName: 'x' }] }), 'sourceClients.0.clientId');
+    await expectInvalid(Pipeline.create({ workspaceId: 'ws_1', name: 'No conn', sinkConnections: [{ streamName: 'x' }] }), 'sinkConnections.0.connectionId');
+    await expectInvalid(Pipeline.create({ workspaceId: 'ws_1', name: 'No target', transforms: [{ type: 'x', sourceStream: 'a' }] }), 'transforms.0.targetStream');
+    expect(await Pipeline.countDocuments({ name: /^No / })).toBe(0);
+  });
+
+  it('code is 4 lowercase letters, unique within a workspace, and the same code may live in another workspace', async () => {
+    const { Pipeline } = db.models;
+    await expectInvalid(Pipeline.create({ workspaceId: 'ws_1', name: 'Bad code', code: 'Ab12' }), 'code');
+    await Pipeline.create({ workspaceId: 'ws_1', name: 'Billing', code: 'bill' });
+    await expectDuplicate(Pipeline.create({ workspaceId: 'ws_1', name: 'Billing again', code: 'bill' }), ['workspaceId', 'code']);
+    const other = await Pipeline.create({ workspaceId: 'ws_2', name: 'Billing', code: 'bill' });
+    expect(other.code).toBe('bill');
+    expect(await Pipeline.countDocuments({ name: /^Bad code|Billing again$/ })).toBe(0);
+  });
+
+  it('a pipeline without code gets one derived from its name, free within its workspace', async () => {
+    const { Pipeline } = db.models;
+    const a = await Pipeline.create({ workspaceId: 'ws_3', name: 'Events' });
+    const b = await Pipeline.create({ workspaceId: 'ws_3', name: 'Events v2' });
+    expect(a.code).toBe('even');
+    expect(b.code).toMatch(/^[a-z]{4}$/);
+    expect(b.code).not.toBe('even');
+  });
+
+  it('workspaceId is indexed and links to the workspace', async () => {
+    const { Pipeline, Workspace } = db.models;
+    await Workspace.create({ _id: 'ws_pop', name: 'Populated', code: 'popu' });
+    const p = await Pipeline.create({ workspaceId: 'ws_pop', name: 'Linked' });
+    const populated = await Pipeline.findById(p._id).populate<{ workspaceId: { name: string } }>('workspaceId');
+    expect(populated!.workspaceId.name).toBe('Populated');
+    const keys = (await Pipeline.collection.indexes()).map((i) => i.key);
+    expect(keys).toContainEqual({ workspaceId: 1 });
+    expect(keys).toContainEqual({ workspaceId: 1, code: 1 });
+  });
+});
