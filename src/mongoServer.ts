@@ -207,7 +207,7 @@ async function startFerretDB(log: Log): Promise<RunningServer> {
     const info = await probe(uri);
     return {
       ...info,
-      description: `FerretDB ${FERRETDB_VERSION}, SQLite backend, embedded (${binary})`,
+      description: `FerretDB ${FERRETDB_VERSION} (SQLite backend, embedded)`,
       stop: async () => {
         process.removeListener('exit', killOnExit);
         if (child.exitCode === null) {

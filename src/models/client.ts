@@ -8,7 +8,7 @@ import { hideSecrets } from './secrets.js';
 const SET_SECRET = 'is required: call client.setSecret(secret) before saving';
 
 /** A global source producer; pipelines link it through `Pipeline.sourceClients`. */
-export const clientSchema = new Schema(
+export const clientSchema = Schema.create(
   {
     _id: idField('cl'),
     name: nameField,

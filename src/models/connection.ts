@@ -4,6 +4,7 @@ import { isHttpUrl, S3_BUCKET_PATTERN, S3_REGION_PATTERN } from '../contracts/ru
 import { duplicateKeyErrors } from '../errors.js';
 import { idField, nameField, schemaOptions } from './fields.js';
 import { hideSecrets } from './secrets.js';
+import { refuseImmutableUpdates } from './updateGuards.js';
 
 /** Which `config` fields each connection type requires; a field of the other type is refused. */
 export const CONNECTION_CONFIG_FIELDS = {
@@ -12,7 +13,7 @@ export const CONNECTION_CONFIG_FIELDS = {
 } as const satisfies Record<ConnectionType, { required: readonly string[]; allowed: readonly string[] }>;
 
 // One sub-schema holds the fields of every type; the validator on `config` keeps each type to its own fields.
-const connectionConfigSchema = new Schema(
+const connectionConfigSchema = Schema.create(
   {
     // HTTP
     url: { type: String, trim: true, validate: { validator: isHttpUrl, message: 'config.url must be an http(s) URL' } },
@@ -29,7 +30,7 @@ const connectionConfigSchema = new Schema(
 );
 
 /** A global sink destination; pipelines link it through `Pipeline.sinkConnections`. */
-export const connectionSchema = new Schema(
+export const connectionSchema = Schema.create(
   {
     _id: idField('cn'),
     name: nameField,
@@ -62,6 +63,7 @@ connectionSchema.pre('validate', function () {
 
 hideSecrets(connectionSchema, ['config.secretAccessKey', 'config.headers']);
 connectionSchema.plugin(duplicateKeyErrors);
+connectionSchema.plugin(refuseImmutableUpdates);
 
 export type Connection = InferSchemaType<typeof connectionSchema>;
 export type ConnectionDocument = HydratedDocumentFromSchema<typeof connectionSchema>;

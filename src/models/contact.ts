@@ -4,7 +4,7 @@ import { E164_PATTERN, isEmail, normalizePhone } from '../contracts/rules.js';
 import { duplicateKeyErrors } from '../errors.js';
 import { idField, schemaOptions, stringListField } from './fields.js';
 
-export const contactSchema = new Schema(
+export const contactSchema = Schema.create(
   {
     _id: idField('ct'),
     email: {
@@ -25,7 +25,8 @@ export const contactSchema = new Schema(
     emailVerified: { type: Boolean, default: false, required: true },
     phoneVerified: { type: Boolean, default: false, required: true },
     tags: stringListField,
-    attributes: { type: Schema.Types.Mixed, default: () => ({}) },
+    // Any JSON-like value; 'Mixed' is named as a string so that TypeScript infers `unknown`, not `any`.
+    attributes: { type: 'Mixed', default: () => ({}) },
     source: { type: String, trim: true },
     lastSeenAt: { type: Date },
   },

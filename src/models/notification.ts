@@ -7,7 +7,7 @@ import { idField, schemaOptions } from './fields.js';
 /** Which `target` field each channel uses; the other channel's field is refused. */
 export const NOTIFICATION_TARGET_FIELD = { email: 'email', slack: 'slackChannel' } as const satisfies Record<NotificationChannel, string>;
 
-const targetSchema = new Schema(
+const targetSchema = Schema.create(
   {
     email: {
       type: String,
@@ -24,7 +24,7 @@ const targetSchema = new Schema(
   { _id: false, strict: 'throw' },
 );
 
-const errorSnapshotSchema = new Schema(
+const errorSnapshotSchema = Schema.create(
   {
     message: { type: String, required: true, maxlength: 4000 },
     code: { type: String },
@@ -33,7 +33,7 @@ const errorSnapshotSchema = new Schema(
   { _id: false, strict: 'throw' },
 );
 
-export const notificationSchema = new Schema(
+export const notificationSchema = Schema.create(
   {
     _id: idField('ntf'),
     channel: { type: String, enum: NOTIFICATION_CHANNELS, required: true, index: true },
@@ -43,7 +43,8 @@ export const notificationSchema = new Schema(
     tenantId: { type: String, trim: true },
     contactId: { type: String, ref: 'Contact' },
     target: { type: targetSchema, required: true },
-    payload: { type: Schema.Types.Mixed, default: () => ({}) },
+    // Any JSON-like value; 'Mixed' is named as a string so that TypeScript infers `unknown`, not `any`.
+    payload: { type: 'Mixed', default: () => ({}) },
     status: { type: String, enum: NOTIFICATION_STATUSES, default: 'queued', required: true, index: true },
     error: { type: errorSnapshotSchema },
     deliveredAt: { type: Date },

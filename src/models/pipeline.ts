@@ -3,6 +3,7 @@ import { ACTIVE_STATUSES, STREAM_TYPES } from '../contracts/enums.js';
 import { isCode, isTopic } from '../contracts/rules.js';
 import { duplicateKeyErrors } from '../errors.js';
 import { freeCode } from './freeCode.js';
+import { refuseImmutableUpdates } from './updateGuards.js';
 import { idField, nameField, schemaOptions, workspaceIdField } from './fields.js';
 
 const topicField = {
@@ -14,7 +15,7 @@ const topicField = {
 const descriptionField = { type: String, trim: true, maxlength: 2000 } as const;
 const sub = { _id: false, strict: 'throw' } as const;
 
-const streamDefinitionSchema = new Schema(
+const streamDefinitionSchema = Schema.create(
   {
     topic: topicField,
     type: { type: String, enum: STREAM_TYPES, required: true },
@@ -23,7 +24,7 @@ const streamDefinitionSchema = new Schema(
   sub,
 );
 
-const clientConfigRefSchema = new Schema(
+const clientConfigRefSchema = Schema.create(
   {
     clientId: { type: String, ref: 'Client', required: true },
     role: { type: String, trim: true },
@@ -34,7 +35,7 @@ const clientConfigRefSchema = new Schema(
   sub,
 );
 
-const connectionConfigRefSchema = new Schema(
+const connectionConfigRefSchema = Schema.create(
   {
     connectionId: { type: String, ref: 'Connection', required: true },
     connectorType: { type: String, trim: true },
@@ -44,7 +45,7 @@ const connectionConfigRefSchema = new Schema(
   sub,
 );
 
-const transformConfigSchema = new Schema(
+const transformConfigSchema = Schema.create(
   {
     type: { type: String, required: true, trim: true },
     sourceStream: topicField,
@@ -58,7 +59,7 @@ const transformConfigSchema = new Schema(
 );
 
 const finite = { validator: Number.isFinite, message: '{PATH} must be a finite number' };
-const nodePositionSchema = new Schema(
+const nodePositionSchema = Schema.create(
   {
     x: { type: Number, required: true, validate: finite },
     y: { type: Number, required: true, validate: finite },
@@ -66,7 +67,7 @@ const nodePositionSchema = new Schema(
   sub,
 );
 
-export const pipelineSchema = new Schema(
+export const pipelineSchema = Schema.create(
   {
     _id: idField('pl'),
     workspaceId: workspaceIdField,
@@ -111,6 +112,7 @@ pipelineSchema.pre('validate', async function () {
   }
 });
 pipelineSchema.plugin(duplicateKeyErrors);
+pipelineSchema.plugin(refuseImmutableUpdates);
 
 export type Pipeline = InferSchemaType<typeof pipelineSchema>;
 export type PipelineDocument = HydratedDocumentFromSchema<typeof pipelineSchema>;

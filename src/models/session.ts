@@ -3,9 +3,10 @@ import { type Connection, type HydratedDocumentFromSchema, type InferSchemaType,
 import { PRINCIPAL_TYPES, SESSION_STATUSES } from '../contracts/enums.js';
 import { ID_PATTERN, UUID_PATTERN } from '../contracts/rules.js';
 import { duplicateKeyErrors } from '../errors.js';
+import { refuseImmutableUpdates } from './updateGuards.js';
 import { schemaOptions, stringListField, workspaceIdField } from './fields.js';
 
-export const sessionSchema = new Schema(
+export const sessionSchema = Schema.create(
   {
     _id: {
       type: String,
@@ -23,7 +24,8 @@ export const sessionSchema = new Schema(
     principalType: { type: String, enum: PRINCIPAL_TYPES, required: true, immutable: true, index: true },
     scopes: stringListField,
     topics: stringListField,
-    context: { type: Schema.Types.Mixed, default: () => ({}) },
+    // Any JSON-like value; 'Mixed' is named as a string so that TypeScript infers `unknown`, not `any`.
+    context: { type: 'Mixed', default: () => ({}) },
     status: { type: String, enum: SESSION_STATUSES, default: 'active', required: true, index: true },
     // Served query: sweeping expired sessions (`expiresAt < now`).
     expiresAt: { type: Date, required: true, index: true },
@@ -55,6 +57,7 @@ export const sessionSchema = new Schema(
 // Served query: revokeAllFor (every session of one principal).
 sessionSchema.index({ principalId: 1, principalType: 1, status: 1 });
 sessionSchema.plugin(duplicateKeyErrors);
+sessionSchema.plugin(refuseImmutableUpdates);
 
 export type Session = InferSchemaType<typeof sessionSchema>;
 export type SessionDocument = HydratedDocumentFromSchema<typeof sessionSchema>;

@@ -4,10 +4,11 @@ import { duplicateKeyErrors } from '../errors.js';
 import { hashSecret, verifySecret } from '../secretHashing.js';
 import { idField, schemaOptions, stringListField, workspaceIdField } from './fields.js';
 import { hideSecrets } from './secrets.js';
+import { refuseImmutableUpdates } from './updateGuards.js';
 
 const SET_PASSWORD = 'is required: call user.setPassword(password) before saving';
 
-export const userSchema = new Schema(
+export const userSchema = Schema.create(
   {
     _id: idField('usr'),
     workspaceId: workspaceIdField,
@@ -53,6 +54,7 @@ export const userSchema = new Schema(
 
 hideSecrets(userSchema, ['passwordHash', 'passwordSalt']);
 userSchema.plugin(duplicateKeyErrors);
+userSchema.plugin(refuseImmutableUpdates);
 
 export type User = InferSchemaType<typeof userSchema>;
 export type UserDocument = HydratedDocumentFromSchema<typeof userSchema>;

@@ -5,7 +5,7 @@ import { duplicateKeyErrors } from '../errors.js';
 import { freeCode } from './freeCode.js';
 import { idField, nameField, schemaOptions } from './fields.js';
 
-export const workspaceSchema = new Schema(
+export const workspaceSchema = Schema.create(
   {
     _id: idField('ws'),
     name: nameField,

@@ -40,7 +40,7 @@ describe('Pipeline', () => {
       a: { x: 10, y: -4.5 },
       b: { x: 0, y: 0 },
     });
-    stored!.nodePositions.set('c', { x: 1, y: 2 });
+    stored!.set('nodePositions.c', { x: 1, y: 2 });
     await stored!.save();
     expect((await Pipeline.findById(created._id).lean())!.nodePositions).toEqual({ a: { x: 10, y: -4.5 }, b: { x: 0, y: 0 }, c: { x: 1, y: 2 } });
   });

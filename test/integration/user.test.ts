@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/db.js';
+import { expectDuplicate, expectInvalid } from '../support/expectations.js';
+
+const db = useTestDatabase('user');
+
+async function newUser(username: string, workspaceId = 'ws_acme', password = 'p4ssword-long') {
+  const user = new db.models.User({ workspaceId, username, roles: ['admin'] });
+  await user.setPassword(password);
+  await user.save();
+  return user;
+}
+
+describe('User', () => {
+  it('stores workspaceId, username, roles and status, with a usr_ id', async () => {
+    const user = await newUser('ann');
+    expect(await db.models.User.findById(user._id).lean()).toMatchObject({ workspaceId: 'ws_acme', username: 'ann', roles: ['admin'], status: 'active' });
+    expect(user._id).toMatch(/^usr_[0-9a-f]{32}$/);
+  });
+
+  it('username is unique across the platform, case-insensitively, and the error names it', async () => {
+    await newUser('bob');
+    const dup = new db.models.User({ workspaceId: 'ws_other', username: ' BOB ' });
+    await dup.setPassword('another-password');
+    await expectDuplicate(dup.save(), ['username']);
+    expect(await db.models.User.countDocuments({ workspaceId: 'ws_other' })).toBe(0);
+  });
+
+  it('username is trimmed and lower-cased, in documents and in filters', async () => {
+    await newUser('  Carol.Smith@Example.com ');
+    const found = await db.models.User.findOne({ username: 'CAROL.SMITH@example.com' }).lean();
+    expect(found!.username).toBe('carol.smith@example.com');
+  });
+
+  it('the password is stored only as a hash, hidden from queries, lean() and JSON', async () => {
+    const user = await newUser('dave', 'ws_acme', 'dave-secret-pw');
+    const raw = await db.conn.db!.collection('users').findOne({ _id: user._id as never });
+    expect(raw!.passwordHash).toBeTypeOf('string');
+    expect(JSON.stringify(raw)).not.toContain('dave-secret-pw');
+    expect(JSON.stringify(user)).not.toContain(raw!.passwordHash);
+    const lean = await db.models.User.findById(user._id).lean();
+    expect(lean).not.toHaveProperty('passwordHash');
+    expect(lean).not.toHaveProperty('passwordSalt');
+  });
+
+  it('authenticate checks the password of an active user', async () => {
+    await newUser('erin', 'ws_acme', 'erin-password');
+    expect((await db.models.User.authenticate('ERIN', 'erin-password'))?.username).toBe('erin');
+    expect(await db.models.User.authenticate('erin', 'wrong-password')).toBeNull();
+    expect(await db.models.User.authenticate('nobody', 'erin-password')).toBeNull();
+  });
+
+  it('workspaceId, username and a password are required; bad input writes nothing', async () => {
+    const { User } = db.models;
+    await expectInvalid(User.create({ username: 'nows', passwordHash: 'x', passwordSalt: 'y' }), 'workspaceId', /required/);
+    await expectInvalid(User.create({ workspaceId: 'ws_acme', passwordHash: 'x', passwordSalt: 'y' }), 'username', /required/);
+    await expectInvalid(User.create({ workspaceId: 'ws_acme', username: 'nopw' }), 'passwordHash', /setPassword/);
+    await expectInvalid(User.create({ workspaceId: 'ws_acme', username: 'bad name!', passwordHash: 'x', passwordSalt: 'y' }), 'username');
+    await expectInvalid(User.create({ workspaceId: 'ws_acme', username: 'st', status: 'gone' as 'active', passwordHash: 'x', passwordSalt: 'y' }), 'status');
+    expect(await User.countDocuments({ username: { $in: ['nows', 'nopw', 'st'] } })).toBe(0);
+  });
+
+  it('the workspace virtual populates the user\'s workspace', async () => {
+    await db.models.Workspace.create({ _id: 'ws_virtual', name: 'Virtual', code: 'virt' });
+    const user = await newUser('frank', 'ws_virtual');
+    const populated = await db.models.User.findById(user._id).populate('workspace');
+    expect(populated!.workspace).toMatchObject({ _id: 'ws_virtual', name: 'Virtual' });
+  });
+
+  it('workspaceId is immutable: a user cannot move to another tenant', async () => {
+    const user = await newUser('gina');
+    user.workspaceId = 'ws_else';
+    await expectInvalid(user.save(), 'workspaceId', /immutable/);
+    await expect(db.models.User.updateOne({ _id: user._id }, { workspaceId: 'ws_else' })).rejects.toThrow(/workspaceId.*immutable/);
+    expect((await db.models.User.findById(user._id).lean())!.workspaceId).toBe('ws_acme');
+  });
+
+  it('workspaceId, username and status are indexed', async () => {
+    const indexes = await db.models.User.collection.indexes();
+    expect(indexes.map((i) => i.key)).toEqual(expect.arrayContaining([{ workspaceId: 1 }, { username: 1 }, { status: 1 }]));
+    expect(indexes.find((i) => i.key.username === 1)!.unique).toBe(true);
+  });
+});
