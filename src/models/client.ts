@@ -1,4 +1,4 @@
-import { type Connection, type HydratedDocumentFromSchema, type InferSchemaType, Schema } from 'mongoose';
+import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
 import { duplicateKeyErrors } from '../errors.js';
 import { hashSecret, verifySecret } from '../secretHashing.js';
@@ -46,7 +46,7 @@ hideSecrets(clientSchema, ['secretHash', 'secretSalt']);
 clientSchema.plugin(duplicateKeyErrors);
 
 export type Client = InferSchemaType<typeof clientSchema>;
-export type ClientDocument = HydratedDocumentFromSchema<typeof clientSchema>;
+export type ClientDocument = ObtainSchemaGeneric<typeof clientSchema, 'THydratedDocumentType'>;
 
 export function createClientModel(conn: Connection) {
   return conn.model('Client', clientSchema);

@@ -1,4 +1,4 @@
-import { type Connection as MongooseConnection, type HydratedDocumentFromSchema, type InferSchemaType, Schema } from 'mongoose';
+import { type Connection as MongooseConnection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES, CONNECTION_TYPES, HTTP_METHODS, type ConnectionType } from '../contracts/enums.js';
 import { isHttpUrl, S3_BUCKET_PATTERN, S3_REGION_PATTERN } from '../contracts/rules.js';
 import { duplicateKeyErrors } from '../errors.js';
@@ -66,7 +66,7 @@ connectionSchema.plugin(duplicateKeyErrors);
 connectionSchema.plugin(refuseImmutableUpdates);
 
 export type Connection = InferSchemaType<typeof connectionSchema>;
-export type ConnectionDocument = HydratedDocumentFromSchema<typeof connectionSchema>;
+export type ConnectionDocument = ObtainSchemaGeneric<typeof connectionSchema, 'THydratedDocumentType'>;
 export type ConnectionConfig = InferSchemaType<typeof connectionConfigSchema>;
 
 export function createConnectionModel(conn: MongooseConnection) {

@@ -1,4 +1,4 @@
-import { type Connection, type HydratedDocumentFromSchema, type InferSchemaType, Schema } from 'mongoose';
+import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { CONTACT_ROLES, CONTACT_STATUSES } from '../contracts/enums.js';
 import { E164_PATTERN, isEmail, normalizePhone } from '../contracts/rules.js';
 import { duplicateKeyErrors } from '../errors.js';
@@ -39,7 +39,7 @@ contactSchema.index({ email: 1 }, { unique: true, partialFilterExpression: { ema
 contactSchema.plugin(duplicateKeyErrors);
 
 export type Contact = InferSchemaType<typeof contactSchema>;
-export type ContactDocument = HydratedDocumentFromSchema<typeof contactSchema>;
+export type ContactDocument = ObtainSchemaGeneric<typeof contactSchema, 'THydratedDocumentType'>;
 
 export function createContactModel(conn: Connection) {
   return conn.model('Contact', contactSchema);

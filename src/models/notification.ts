@@ -1,4 +1,4 @@
-import { type Connection, type HydratedDocumentFromSchema, type InferSchemaType, Schema } from 'mongoose';
+import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { NOTIFICATION_CHANNELS, NOTIFICATION_STATUSES, type NotificationChannel } from '../contracts/enums.js';
 import { isEmail, SLACK_CHANNEL_PATTERN } from '../contracts/rules.js';
 import { duplicateKeyErrors } from '../errors.js';
@@ -74,7 +74,7 @@ notificationSchema.pre('validate', function () {
 notificationSchema.plugin(duplicateKeyErrors);
 
 export type Notification = InferSchemaType<typeof notificationSchema>;
-export type NotificationDocument = HydratedDocumentFromSchema<typeof notificationSchema>;
+export type NotificationDocument = ObtainSchemaGeneric<typeof notificationSchema, 'THydratedDocumentType'>;
 
 export function createNotificationModel(conn: Connection) {
   return conn.model('Notification', notificationSchema);

@@ -1,4 +1,4 @@
-import { type Connection, type HydratedDocumentFromSchema, type InferSchemaType, type Model, Schema } from 'mongoose';
+import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, type Model, Schema } from 'mongoose';
 import { ACTIVE_STATUSES, STREAM_TYPES } from '../contracts/enums.js';
 import { isCode, isTopic } from '../contracts/rules.js';
 import { duplicateKeyErrors } from '../errors.js';
@@ -115,7 +115,7 @@ pipelineSchema.plugin(duplicateKeyErrors);
 pipelineSchema.plugin(refuseImmutableUpdates);
 
 export type Pipeline = InferSchemaType<typeof pipelineSchema>;
-export type PipelineDocument = HydratedDocumentFromSchema<typeof pipelineSchema>;
+export type PipelineDocument = ObtainSchemaGeneric<typeof pipelineSchema, 'THydratedDocumentType'>;
 export type StreamDefinition = InferSchemaType<typeof streamDefinitionSchema>;
 export type ClientConfigRef = InferSchemaType<typeof clientConfigRefSchema>;
 export type ConnectionConfigRef = InferSchemaType<typeof connectionConfigRefSchema>;

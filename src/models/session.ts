@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Connection, type HydratedDocumentFromSchema, type InferSchemaType, Schema } from 'mongoose';
+import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { PRINCIPAL_TYPES, SESSION_STATUSES } from '../contracts/enums.js';
 import { ID_PATTERN, UUID_PATTERN } from '../contracts/rules.js';
 import { duplicateKeyErrors } from '../errors.js';
@@ -60,7 +60,7 @@ sessionSchema.plugin(duplicateKeyErrors);
 sessionSchema.plugin(refuseImmutableUpdates);
 
 export type Session = InferSchemaType<typeof sessionSchema>;
-export type SessionDocument = HydratedDocumentFromSchema<typeof sessionSchema>;
+export type SessionDocument = ObtainSchemaGeneric<typeof sessionSchema, 'THydratedDocumentType'>;
 
 export function createSessionModel(conn: Connection) {
   return conn.model('Session', sessionSchema);

@@ -1,4 +1,4 @@
-import { type Connection, type HydratedDocumentFromSchema, type InferSchemaType, Schema } from 'mongoose';
+import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
 import { duplicateKeyErrors } from '../errors.js';
 import { hashSecret, verifySecret } from '../secretHashing.js';
@@ -57,7 +57,7 @@ userSchema.plugin(duplicateKeyErrors);
 userSchema.plugin(refuseImmutableUpdates);
 
 export type User = InferSchemaType<typeof userSchema>;
-export type UserDocument = HydratedDocumentFromSchema<typeof userSchema>;
+export type UserDocument = ObtainSchemaGeneric<typeof userSchema, 'THydratedDocumentType'>;
 
 export function createUserModel(conn: Connection) {
   return conn.model('User', userSchema);

@@ -1,4 +1,4 @@
-import { type Connection, type HydratedDocumentFromSchema, type InferSchemaType, type Model, Schema } from 'mongoose';
+import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, type Model, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
 import { isCode, isOrigin } from '../contracts/rules.js';
 import { duplicateKeyErrors } from '../errors.js';
@@ -40,7 +40,7 @@ workspaceSchema.pre('validate', async function () {
 workspaceSchema.plugin(duplicateKeyErrors);
 
 export type Workspace = InferSchemaType<typeof workspaceSchema>;
-export type WorkspaceDocument = HydratedDocumentFromSchema<typeof workspaceSchema>;
+export type WorkspaceDocument = ObtainSchemaGeneric<typeof workspaceSchema, 'THydratedDocumentType'>;
 
 export function createWorkspaceModel(conn: Connection) {
   return conn.model('Workspace', workspaceSchema);

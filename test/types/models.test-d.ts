@@ -1,0 +1,82 @@
+import type { Connection as MongooseConnection } from 'mongoose';
+import { describe, expectTypeOf, it } from 'vitest';
+import {
+  makeModels,
+  type Client,
+  type Contact,
+  type ContactRole,
+  type Models,
+  type Notification,
+  type Pipeline,
+  type Session,
+  type StreamType,
+  type Workspace,
+  type WorkspaceDocument,
+} from '../../src/index.js';
+
+declare const conn: MongooseConnection;
+const models = makeModels(conn);
+
+describe('consumer-facing types', () => {
+  it('makeModels returns the Models type with exactly the eight models', () => {
+    expectTypeOf(models).toEqualTypeOf<Models>();
+    expectTypeOf<keyof Models>().toEqualTypeOf<
+      'Workspace' | 'Pipeline' | 'Client' | 'Connection' | 'User' | 'Session' | 'Notification' | 'Contact'
+    >();
+    // @ts-expect-error no such model
+    void models.Tenant;
+  });
+
+  it('ids are strings, dates are Date, enums are literal unions', () => {
+    expectTypeOf<Workspace['_id']>().toEqualTypeOf<string>();
+    expectTypeOf<Workspace['status']>().toEqualTypeOf<'active' | 'inactive'>();
+    expectTypeOf<Workspace['createdAt']>().toEqualTypeOf<Date>();
+    expectTypeOf<Pipeline['streams'][number]['type']>().toEqualTypeOf<StreamType>();
+    expectTypeOf<StreamType>().toEqualTypeOf<'source' | 'sink' | 'dlq' | 'replay'>();
+    expectTypeOf<Session['principalType']>().toEqualTypeOf<'client' | 'user'>();
+    expectTypeOf<Session['status']>().toEqualTypeOf<'active' | 'revoked'>();
+    expectTypeOf<Session['expiresAt']>().toEqualTypeOf<Date>();
+    expectTypeOf<Notification['channel']>().toEqualTypeOf<'slack' | 'email'>();
+    expectTypeOf<Notification['status']>().toEqualTypeOf<'queued' | 'sent' | 'failed'>();
+    expectTypeOf<Contact['role']>().toEqualTypeOf<ContactRole>();
+    expectTypeOf<Contact['status']>().toEqualTypeOf<'active' | 'invited' | 'inactive' | 'deleted'>();
+    expectTypeOf<Client['allowedTopics']>().toEqualTypeOf<string[]>();
+  });
+
+  it('arbitrary JSON fields are unknown, never any', () => {
+    expectTypeOf<Session['context']>().toBeUnknown();
+    expectTypeOf<Notification['payload']>().toBeUnknown();
+    expectTypeOf<Contact['attributes']>().toBeUnknown();
+  });
+
+  it('documents from create and queries carry the same types', async () => {
+    const created = await models.Workspace.create({ _id: 'ws_1', name: 'Acme' });
+    expectTypeOf(created).toEqualTypeOf<WorkspaceDocument>();
+    expectTypeOf(created._id).toEqualTypeOf<string>();
+    const session = await models.Session.create({ workspaceId: 'ws_1', principalId: 'cl_1', principalType: 'client', expiresAt: new Date() });
+    expectTypeOf(session._id).toEqualTypeOf<string>();
+    expectTypeOf(session.isLive).toEqualTypeOf<(now?: Date) => boolean>();
+    const lean = await models.Pipeline.findOne({ workspaceId: 'ws_1' }).lean();
+    expectTypeOf(lean!._id).toEqualTypeOf<string>();
+    expectTypeOf(lean!.status).toEqualTypeOf<'active' | 'inactive'>();
+  });
+
+  it('methods and statics are typed', async () => {
+    const client = new models.Client({ name: 'Shop' });
+    expectTypeOf(client.setSecret).parameter(0).toEqualTypeOf<string>();
+    const authenticated = await models.Client.authenticate('cl_1', 'secret');
+    expectTypeOf(authenticated).not.toBeAny();
+    expectTypeOf(authenticated!._id).toEqualTypeOf<string>();
+  });
+
+  it('unknown fields and bad enum values are compile errors', async () => {
+    // @ts-expect-error unknown field
+    await models.Workspace.create({ name: 'x', nmae: 'y' });
+    // @ts-expect-error bad enum value
+    await models.Workspace.create({ name: 'x', status: 'paused' });
+    // @ts-expect-error bad stream type
+    await models.Pipeline.create({ workspaceId: 'ws_1', name: 'p', streams: [{ topic: 't', type: 'queue' }] });
+    // @ts-expect-error bad principal type
+    await models.Session.create({ workspaceId: 'ws_1', principalId: 'x', principalType: 'robot', expiresAt: new Date() });
+  });
+});
