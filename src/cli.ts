@@ -3,7 +3,7 @@
 // builds every model's indexes on a database (the explicit index build that tenant connections skip).
 import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
-import { makeModels, syncIndexes, type Models } from './index.js';
+import { makeModels, nodeId, syncIndexes, type Models } from './index.js';
 import { startMongoServer } from './mongoServer.js';
 
 const HELP = `Usage: data-models <command> [options]
@@ -99,8 +99,17 @@ async function run(models: Models) {
     transforms: [
       { type: 'jsonata', sourceStream: 'orders.raw', targetStream: 'orders.valid', failureQueue: 'orders.rejected', expression: '$[total > 0]' },
     ],
-    nodePositions: { 'client:0': { x: 0, y: 80 }, 'stream:0': { x: 200, y: 80 }, 'transform:0': { x: 400, y: 80 } },
+    nodePositions: {
+      [nodeId('client', client._id)]: { x: 0, y: 80 },
+      [nodeId('stream', 'orders.raw')]: { x: 200, y: 80 },
+      [nodeId('transform', 'orders.valid')]: { x: 400, y: 80 },
+      [nodeId('stream', 'orders.valid')]: { x: 600, y: 80 },
+      [nodeId('stream', 'orders.rejected')]: { x: 600, y: 200 },
+      [nodeId('connection', connection._id)]: { x: 800, y: 80 },
+    },
   });
+  const linkProblems = await models.Pipeline.checkLinks(pipeline);
+  if (linkProblems.length === 0) await models.Pipeline.updateOne({ _id: pipeline._id }, { status: 'active' });
 
   const user = new models.User({ workspaceId: workspace._id, username: 'Ada@Acme.example', roles: ['admin'] });
   await user.setPassword('demo-user-password');
@@ -127,7 +136,7 @@ Client      ${client._id}  "${client.name}"  secret stored as scrypt hash; authe
             as JSON: ${JSON.stringify(client)}
 Connection  ${connection._id}  "${connection.name}"  ${connection.type} ${connection.config.method} ${connection.config.url}
             as JSON (headers hidden): ${JSON.stringify(connection.toJSON().config)}
-Pipeline    ${pipeline._id}  "${pipeline.name}"  code=${pipeline.code}  status=${pipeline.status}
+Pipeline    ${pipeline._id}  "${pipeline.name}"  code=${pipeline.code}  status=${stored!.status} (links checked: ${linkProblems.length} problems)
             streams:    ${stored!.streams.map((s) => `${s.topic} (${s.type})`).join(', ')}
             producers:  ${stored!.sourceClients.map((c) => `${c.clientId} -> ${c.streamName}`).join(', ')}
             transforms: ${stored!.transforms.map((t) => `${t.sourceStream} -> ${t.targetStream} (failures -> ${t.failureQueue})`).join(', ')}

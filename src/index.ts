@@ -2,6 +2,7 @@
 export { makeModels, syncIndexes, type Models, type ModelName } from './makeModels.js';
 export { DuplicateKeyError } from './errors.js';
 export * from './contracts/enums.js';
+export { validatePipelineGraph, nodeId, parseNodeId, type GraphProblem, type GraphProblemCode, type PipelineGraph } from './contracts/pipelineGraph.js';
 
 export { workspaceSchema, createWorkspaceModel, type Workspace, type WorkspaceDocument, type WorkspaceModel } from './models/workspace.js';
 export {
@@ -15,6 +16,7 @@ export {
   type ConnectionConfigRef,
   type TransformConfig,
   type NodePosition,
+  type LinkProblem,
 } from './models/pipeline.js';
 export { clientSchema, createClientModel, type Client, type ClientDocument, type ClientModel } from './models/client.js';
 export {

@@ -1,9 +1,10 @@
 import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, type Model, Schema } from 'mongoose';
 import { ACTIVE_STATUSES, STREAM_TYPES } from '../contracts/enums.js';
+import { validatePipelineGraph, type PipelineGraph } from '../contracts/pipelineGraph.js';
 import { isCode, isTopic } from '../contracts/rules.js';
 import { duplicateKeyErrors } from '../errors.js';
 import { freeCode } from './freeCode.js';
-import { refuseImmutableUpdates } from './updateGuards.js';
+import { guardPipelineGraphUpdates, refuseImmutableUpdates } from './updateGuards.js';
 import { idField, nameField, schemaOptions, workspaceIdField } from './fields.js';
 
 const topicField = {
@@ -83,22 +84,46 @@ export const pipelineSchema = Schema.create(
     streams: { type: [streamDefinitionSchema], default: [] },
     sourceClients: { type: [clientConfigRefSchema], default: [] },
     sinkConnections: { type: [connectionConfigRefSchema], default: [] },
-    transforms: {
-      type: [transformConfigSchema],
-      default: [],
-      validate: {
-        validator: (transforms: Array<{ targetStream?: string | null }>) => {
-          const targets = transforms.map((t) => t.targetStream);
-          return new Set(targets).size === targets.length;
-        },
-        message: 'transforms: each targetStream may be written by one transform only',
-      },
-    },
-    // UI layout: node id -> {x, y}.
+    // The graph rules, the seed's unique targetStream among them, are checked on the whole document (below).
+    transforms: { type: [transformConfigSchema], default: [] },
+    // UI layout: node id (see nodeId in contracts) -> {x, y}.
     nodePositions: { type: Map, of: nodePositionSchema, default: () => new Map() },
   },
-  schemaOptions,
+  {
+    ...schemaOptions,
+    statics: {
+      /**
+       * What the database says of the pipeline's links, for a service to call before it activates a pipeline:
+       * every source client and sink connection must exist and be active. Returns every problem, [] when none.
+       */
+      async checkLinks(pipeline: PipelineGraph): Promise<LinkProblem[]> {
+        const clients = pipeline.sourceClients ?? [];
+        const connections = pipeline.sinkConnections ?? [];
+        const statusOf = async (modelName: 'Client' | 'Connection', ids: string[]) => {
+          const found = await this.db.model(modelName).find({ _id: { $in: [...new Set(ids)] } }, { status: 1 }).lean<Array<{ _id: string; status: string }>>();
+          return new Map(found.map((d) => [d._id, d.status]));
+        };
+        const clientStatus = await statusOf('Client', clients.map((c) => c.clientId));
+        const connectionStatus = await statusOf('Connection', connections.map((c) => c.connectionId));
+        const problems: LinkProblem[] = [];
+        const check = (path: string, kind: 'client' | 'connection', id: string, status: string | undefined) => {
+          if (status === undefined) problems.push({ path, code: `unknown-${kind}`, message: `${kind} "${id}" does not exist` });
+          else if (status !== 'active') problems.push({ path, code: `inactive-${kind}`, message: `${kind} "${id}" is ${status}` });
+        };
+        clients.forEach((c, i) => check(`sourceClients.${i}.clientId`, 'client', c.clientId, clientStatus.get(c.clientId)));
+        connections.forEach((c, i) => check(`sinkConnections.${i}.connectionId`, 'connection', c.connectionId, connectionStatus.get(c.connectionId)));
+        return problems;
+      },
+    },
+  },
 );
+
+/** A link of a pipeline that the database does not back: a missing or inactive client or connection. */
+export interface LinkProblem {
+  path: string;
+  code: 'unknown-client' | 'inactive-client' | 'unknown-connection' | 'inactive-connection';
+  message: string;
+}
 
 // Served queries: a workspace's pipeline by code (unique), and "which pipelines use client/connection X"
 // (before a client or connection is deactivated or deleted).
@@ -111,6 +136,14 @@ pipelineSchema.pre('validate', async function () {
     this.code = await freeCode(this.constructor as Model<unknown>, this.name.trim(), { workspaceId: this.workspaceId });
   }
 });
+// The whole graph must make sense before it is saved (contracts/pipelineGraph.ts); every problem is reported on
+// its own path. Query updates of graph fields are checked, or refused, by guardPipelineGraphUpdates.
+pipelineSchema.pre('validate', function () {
+  for (const problem of validatePipelineGraph(this)) {
+    this.invalidate(problem.path, problem.message, undefined, problem.code);
+  }
+});
+pipelineSchema.plugin(guardPipelineGraphUpdates);
 pipelineSchema.plugin(duplicateKeyErrors);
 pipelineSchema.plugin(refuseImmutableUpdates);
 

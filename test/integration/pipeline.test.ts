@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { nodeId } from '../../src/index.js';
 import { useTestDatabase } from '../support/db.js';
 import { expectDuplicate, expectInvalid } from '../support/expectations.js';
 
 const db = useTestDatabase('pipeline');
+const A = nodeId('stream', 'orders.in');
+const B = nodeId('client', 'cl_shop');
+const C = nodeId('transform', 'orders.clean');
 
 const graph = () => ({
   streams: [
@@ -32,24 +36,25 @@ describe('Pipeline', () => {
     const created = await Pipeline.create({
       workspaceId: 'ws_1',
       name: 'Layout',
-      nodePositions: { a: { x: 10, y: -4.5 }, b: { x: 0, y: 0 } },
+      ...graph(),
+      nodePositions: { [A]: { x: 10, y: -4.5 }, [B]: { x: 0, y: 0 } },
     });
     const stored = await Pipeline.findById(created._id);
-    expect(stored!.nodePositions.get('a')).toMatchObject({ x: 10, y: -4.5 });
+    expect(stored!.nodePositions.get(A)).toMatchObject({ x: 10, y: -4.5 });
     expect(Object.fromEntries([...stored!.nodePositions].map(([k, v]) => [k, { x: v.x, y: v.y }]))).toEqual({
-      a: { x: 10, y: -4.5 },
-      b: { x: 0, y: 0 },
+      [A]: { x: 10, y: -4.5 },
+      [B]: { x: 0, y: 0 },
     });
-    stored!.set('nodePositions.c', { x: 1, y: 2 });
+    stored!.set(`nodePositions.${C}`, { x: 1, y: 2 });
     await stored!.save();
-    expect((await Pipeline.findById(created._id).lean())!.nodePositions).toEqual({ a: { x: 10, y: -4.5 }, b: { x: 0, y: 0 }, c: { x: 1, y: 2 } });
+    expect((await Pipeline.findById(created._id).lean())!.nodePositions).toEqual({ [A]: { x: 10, y: -4.5 }, [B]: { x: 0, y: 0 }, [C]: { x: 1, y: 2 } });
   });
 
   it('a node position needs finite x and y', async () => {
-    await expectInvalid(db.models.Pipeline.create({ workspaceId: 'ws_1', name: 'Bad layout', nodePositions: { a: { x: 1 } } }), 'nodePositions.a.y');
+    await expectInvalid(db.models.Pipeline.create({ workspaceId: 'ws_1', name: 'Bad layout', ...graph(), nodePositions: { [A]: { x: 1 } } }), `nodePositions.${A}.y`);
     await expectInvalid(
-      db.models.Pipeline.create({ workspaceId: 'ws_1', name: 'Bad layout', nodePositions: { a: { x: Infinity, y: 0 } } }),
-      'nodePositions.a.x',
+      db.models.Pipeline.create({ workspaceId: 'ws_1', name: 'Bad layout', ...graph(), nodePositions: { [A]: { x: Infinity, y: 0 } } }),
+      `nodePositions.${A}.x`,
     );
     expect(await db.models.Pipeline.countDocuments({ name: 'Bad layout' })).toBe(0);
   });
@@ -63,9 +68,9 @@ describe('Pipeline', () => {
         ...g,
         transforms: [g.transforms[0]!, { type: 'filter', sourceStream: 'orders.in', targetStream: 'orders.clean' }],
       }),
-      'transforms',
+      'transforms.1.targetStream',
     );
-    expect(error.errors.transforms!.message).toMatch(/targetStream/);
+    expect(error.errors['transforms.1.targetStream']!.kind).toBe('duplicate-target');
     expect(await db.models.Pipeline.countDocuments({ name: 'Twice' })).toBe(0);
   });
 

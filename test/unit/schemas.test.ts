@@ -7,7 +7,7 @@ import { updatedPaths } from '../../src/models/updateGuards.js';
 const models = makeModels(mongoose.createConnection());
 
 // Validation only (codes given, so no hook needs to look for a free code in the database).
-async function errorsOf(doc: mongoose.Document) {
+async function errorsOf(doc: { validate(): Promise<void> }) {
   const error = await doc.validate().then(() => undefined, (e: mongoose.Error.ValidationError) => e);
   return Object.keys(error?.errors ?? {}).sort();
 }

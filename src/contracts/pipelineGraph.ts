@@ -1,0 +1,212 @@
+// The pipeline graph rules, shared by the Pipeline schema (on every save) and the UI (while a user edits).
+//
+// A pipeline is a graph: source clients write into streams, transforms read one stream and write another (and
+// their failures into a failure queue), sink connections read streams, and the UI stores a position per node.
+import type { ClientConfigRef, ConnectionConfigRef, NodePosition, StreamDefinition, TransformConfig } from './documents.js';
+
+export const GRAPH_PROBLEM_CODES = [
+  'duplicate-topic',
+  'unknown-stream',
+  'failure-queue-not-dlq',
+  'client-stream-not-source',
+  'transform-writes-source',
+  'transform-reads-own-target',
+  'transform-reads-own-failure-queue',
+  'failure-queue-is-target',
+  'duplicate-target',
+  'transform-cycle',
+  'duplicate-client-on-stream',
+  'duplicate-connection-on-stream',
+  'unknown-node',
+  'bad-position',
+] as const;
+export type GraphProblemCode = (typeof GRAPH_PROBLEM_CODES)[number];
+
+/** One broken rule: `path` uses the document's own paths, e.g. `transforms.1.failureQueue`. */
+export interface GraphProblem {
+  path: string;
+  code: GraphProblemCode;
+  message: string;
+}
+
+/** The parts of a pipeline the graph rules read; a plain object, a lean document or a mongoose document. */
+export interface PipelineGraph {
+  streams?: ReadonlyArray<Pick<StreamDefinition, 'topic' | 'type'>> | null;
+  sourceClients?: ReadonlyArray<Pick<ClientConfigRef, 'clientId' | 'streamName'>> | null;
+  sinkConnections?: ReadonlyArray<Pick<ConnectionConfigRef, 'connectionId' | 'streamName'>> | null;
+  transforms?: ReadonlyArray<Pick<TransformConfig, 'sourceStream' | 'targetStream' | 'failureQueue'>> | null;
+  nodePositions?: ReadonlyMap<string, Partial<NodePosition>> | Readonly<Record<string, Partial<NodePosition>>> | null;
+}
+
+export const NODE_KINDS = ['stream', 'client', 'connection', 'transform'] as const;
+export type NodeKind = (typeof NODE_KINDS)[number];
+
+/**
+ * The id of a graph node in `nodePositions`: `stream:<topic>`, `client:<clientId>`, `connection:<connectionId>`
+ * or `transform:<targetStream>` (a transform is known by the stream it writes, which is unique). Stored map keys
+ * may not contain ".", which topics often do, so "." is written "~" (no topic or id contains "~").
+ */
+export function nodeId(kind: NodeKind, key: string): string {
+  return `${kind}:${key.replaceAll('.', '~')}`;
+}
+
+/** The kind and key of a node id, or undefined when it is not one. */
+export function parseNodeId(id: string): { kind: NodeKind; key: string } | undefined {
+  const colon = id.indexOf(':');
+  const kind = id.slice(0, colon) as NodeKind;
+  if (colon < 1 || !NODE_KINDS.includes(kind)) return undefined;
+  return { kind, key: id.slice(colon + 1).replaceAll('~', '.') };
+}
+
+/** Every node id the graph has. */
+export function graphNodeIds(graph: PipelineGraph): Set<string> {
+  const keys: Array<[NodeKind, string | null | undefined]> = [
+    ...(graph.streams ?? []).map((s): [NodeKind, string] => ['stream', s.topic]),
+    ...(graph.sourceClients ?? []).map((c): [NodeKind, string] => ['client', c.clientId]),
+    ...(graph.sinkConnections ?? []).map((c): [NodeKind, string] => ['connection', c.connectionId]),
+    ...(graph.transforms ?? []).map((t): [NodeKind, string] => ['transform', t.targetStream]),
+  ];
+  // A part missing its key is reported by the schema's required rule, not here.
+  return new Set(keys.filter(([, key]) => typeof key === 'string').map(([kind, key]) => nodeId(kind, key!)));
+}
+
+function entries<T>(map: ReadonlyMap<string, T> | Readonly<Record<string, T>> | null | undefined): Array<[string, T]> {
+  if (!map) return [];
+  return map instanceof Map ? [...map.entries()] : Object.entries(map);
+}
+
+/** Every problem of the graph (not just the first), in document order. An empty list means the graph is sound. */
+export function validatePipelineGraph(graph: PipelineGraph): GraphProblem[] {
+  const problems: GraphProblem[] = [];
+  const report = (path: string, code: GraphProblemCode, message: string) => problems.push({ path, code, message });
+  const streams = graph.streams ?? [];
+  const transforms = graph.transforms ?? [];
+
+  // Stream topics are unique within a pipeline.
+  const typeOf = new Map<string, StreamDefinition['type']>();
+  streams.forEach((s, i) => {
+    if (typeOf.has(s.topic)) report(`streams.${i}.topic`, 'duplicate-topic', `stream topic "${s.topic}" is declared twice`);
+    else typeOf.set(s.topic, s.type);
+  });
+  const declared = (path: string, topic: string | null | undefined): boolean => {
+    if (topic == null || typeOf.has(topic)) return topic != null;
+    report(path, 'unknown-stream', `"${topic}" is not a stream of this pipeline`);
+    return false;
+  };
+
+  // Source clients write to declared `source` streams, each client once per stream.
+  const clientsOnStream = new Set<string>();
+  (graph.sourceClients ?? []).forEach((c, i) => {
+    const path = `sourceClients.${i}.streamName`;
+    if (declared(path, c.streamName) && typeOf.get(c.streamName) !== 'source') {
+      report(path, 'client-stream-not-source', `client "${c.clientId}" writes to "${c.streamName}", a ${typeOf.get(c.streamName)} stream; producers write to source streams`);
+    }
+    const pair = `${c.clientId}\u0000${c.streamName}`;
+    if (clientsOnStream.has(pair)) report(`sourceClients.${i}`, 'duplicate-client-on-stream', `client "${c.clientId}" is linked to "${c.streamName}" twice`);
+    clientsOnStream.add(pair);
+  });
+
+  // Sink connections read declared streams, each connection once per stream.
+  const connectionsOnStream = new Set<string>();
+  (graph.sinkConnections ?? []).forEach((c, i) => {
+    declared(`sinkConnections.${i}.streamName`, c.streamName);
+    const pair = `${c.connectionId}\u0000${c.streamName}`;
+    if (connectionsOnStream.has(pair)) {
+      report(`sinkConnections.${i}`, 'duplicate-connection-on-stream', `connection "${c.connectionId}" is linked to "${c.streamName}" twice`);
+    }
+    connectionsOnStream.add(pair);
+  });
+
+  // Transforms: declared streams of fitting types, one writer per target stream.
+  const writerOf = new Map<string, number>();
+  transforms.forEach((t, i) => {
+    const at = `transforms.${i}`;
+    declared(`${at}.sourceStream`, t.sourceStream);
+    if (declared(`${at}.targetStream`, t.targetStream) && typeOf.get(t.targetStream) === 'source') {
+      report(`${at}.targetStream`, 'transform-writes-source', `transform writes into "${t.targetStream}", a source stream; only producers write there`);
+    }
+    if (t.failureQueue != null && declared(`${at}.failureQueue`, t.failureQueue) && typeOf.get(t.failureQueue) !== 'dlq') {
+      report(`${at}.failureQueue`, 'failure-queue-not-dlq', `failure queue "${t.failureQueue}" is a ${typeOf.get(t.failureQueue)} stream, not a dlq stream`);
+    }
+    if (t.sourceStream === t.targetStream) {
+      report(`${at}.sourceStream`, 'transform-reads-own-target', `transform reads "${t.sourceStream}", the stream it writes`);
+    }
+    if (t.failureQueue != null && t.sourceStream === t.failureQueue) {
+      report(`${at}.sourceStream`, 'transform-reads-own-failure-queue', `transform reads "${t.sourceStream}", its own failure queue`);
+    }
+    if (t.failureQueue != null && t.failureQueue === t.targetStream) {
+      report(`${at}.failureQueue`, 'failure-queue-is-target', `failure queue "${t.failureQueue}" is also the transform's target`);
+    }
+    const writer = writerOf.get(t.targetStream);
+    if (writer !== undefined) {
+      report(`${at}.targetStream`, 'duplicate-target', `"${t.targetStream}" is already the target of transforms.${writer}; a stream has one writing transform`);
+    } else writerOf.set(t.targetStream, i);
+  });
+
+  // No cycle through transforms: events (or their failures) must never come back to a stream they came from.
+  for (const [i, cycle] of transformCycles(transforms)) {
+    report(`transforms.${i}`, 'transform-cycle', `transform is part of a cycle: ${cycle.join(' -> ')}`);
+  }
+
+  // Layout: each key names a node of this graph, at finite coordinates.
+  const nodes = graphNodeIds(graph);
+  for (const [key, position] of entries(graph.nodePositions)) {
+    if (!nodes.has(key)) report(`nodePositions.${key}`, 'unknown-node', `"${key}" is not a node of this pipeline (nodes are ${NODE_KINDS.map((k) => `${k}:…`).join(', ')})`);
+    for (const axis of ['x', 'y'] as const) {
+      if (!Number.isFinite(position?.[axis])) report(`nodePositions.${key}.${axis}`, 'bad-position', `${axis} of "${key}" must be a finite number`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * The transforms that lie on a cycle of the stream graph (an edge from each transform's source stream to its
+ * target and to its failure queue), each with one cycle through it. A transform reading its own target is
+ * reported by its own rule, not here.
+ */
+function transformCycles(transforms: PipelineGraph['transforms'] & object): Array<[number, string[]]> {
+  const edges = new Map<string, Array<{ to: string; transform: number }>>();
+  transforms.forEach((t, i) => {
+    for (const to of [t.targetStream, t.failureQueue]) {
+      if (to != null && to !== t.sourceStream) {
+        edges.set(t.sourceStream, [...(edges.get(t.sourceStream) ?? []), { to, transform: i }]);
+      }
+    }
+  });
+  const found: Array<[number, string[]]> = [];
+  const reported = new Set<number>();
+  transforms.forEach((t, i) => {
+    if (reported.has(i)) return;
+    for (const to of [t.targetStream, t.failureQueue]) {
+      if (to == null || to === t.sourceStream) continue;
+      const back = pathBetween(edges, to, t.sourceStream);
+      if (back) {
+        reported.add(i);
+        found.push([i, [t.sourceStream, ...back]]);
+        return;
+      }
+    }
+  });
+  return found;
+}
+
+/** A shortest path of stream names from `from` to `to` (both included), or undefined. */
+function pathBetween(edges: Map<string, Array<{ to: string }>>, from: string, to: string): string[] | undefined {
+  const previous = new Map<string, string | null>([[from, null]]);
+  const queue = [from];
+  while (queue.length > 0) {
+    const at = queue.shift()!;
+    if (at === to) {
+      const path = [at];
+      for (let p = previous.get(at); p != null; p = previous.get(p)) path.unshift(p);
+      return path;
+    }
+    for (const edge of edges.get(at) ?? []) {
+      if (!previous.has(edge.to)) {
+        previous.set(edge.to, at);
+        queue.push(edge.to);
+      }
+    }
+  }
+  return undefined;
+}
