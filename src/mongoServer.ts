@@ -210,10 +210,13 @@ async function startFerretDB(log: Log): Promise<RunningServer> {
       description: `FerretDB ${FERRETDB_VERSION} (SQLite backend, embedded)`,
       stop: async () => {
         process.removeListener('exit', killOnExit);
-        if (child.exitCode === null) {
+        if (child.exitCode === null && child.signalCode === null) {
           const exited = new Promise((r) => child.once('exit', r));
           child.kill('SIGTERM');
+          // FerretDB waits for open client connections on SIGTERM; do not let a leftover client hang the caller.
+          const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
           await exited;
+          clearTimeout(timer);
         }
         rmSync(dataDir, { recursive: true, force: true });
       },
