@@ -1,7 +1,6 @@
-import mongoose, { type Model, type MongooseQueryMiddleware, type Query, type Schema } from 'mongoose';
+import mongoose, { type Model, type Query, type Schema } from 'mongoose';
 import { validatePipelineGraph, type GraphProblem, type PipelineGraph } from '../contracts/pipelineGraph.js';
 
-const UPDATES: MongooseQueryMiddleware[] = ['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace'];
 const WRITE_OPERATORS = ['$set', '$unset', '$rename', '$inc', '$mul', '$min', '$max', '$push', '$addToSet', '$pull', '$pullAll', '$pop', '$currentDate'];
 
 /** The top-level paths an update document writes (a replacement or `{ field: value }` writes its keys). */
@@ -33,10 +32,19 @@ export function refuseImmutableUpdates(schema: Schema): void {
     .filter(([, type]) => (type.options as { immutable?: unknown }).immutable === true)
     .map(([path]) => path);
   if (immutable.length === 0) return;
-  schema.pre(UPDATES, function (this: Query<unknown, unknown>) {
+  const refuse = (path: string) => validationError(path, `${path} is immutable: it cannot be changed once the document exists`);
+  schema.pre(['updateOne', 'updateMany', 'findOneAndUpdate'], function (this: Query<unknown, unknown>) {
     for (const path of updatedPaths(this.getUpdate())) {
       const root = immutable.find((p) => path === p || path.startsWith(`${p}.`));
-      if (root) throw validationError(root, `${root} is immutable: it cannot be changed once the document exists`);
+      if (root) throw refuse(root);
+    }
+  });
+  // A replacement carries every field: it may keep an immutable value, never change it.
+  schema.pre(['replaceOne', 'findOneAndReplace'], async function (this: Query<unknown, unknown>) {
+    const replacement = (this.getUpdate() ?? {}) as Record<string, unknown>;
+    const current = await this.model.findOne(this.getFilter(), Object.fromEntries(immutable.map((p) => [p, 1]))).lean<Record<string, unknown>>();
+    for (const path of immutable) {
+      if (current && String(current[path]) !== String(replacement[path])) throw refuse(path);
     }
   });
 }
