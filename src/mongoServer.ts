@@ -163,7 +163,7 @@ function tryLock(lock: string): boolean {
 function buildFerretDB(binary: string, log: Log): Promise<void> {
   const started = Date.now();
   const partial = `${binary}.${process.pid}.partial`;
-  log(`FerretDB ${FERRETDB_VERSION}: building with Go into ${binary} (first run only; it takes 2-4 minutes)`);
+  log(`FerretDB ${FERRETDB_VERSION}: building with Go into ${binary} (first run only: about 2 minutes on 2 cores)`);
   return new Promise((resolve, reject) => {
     const child = spawn('go', ['build', '-trimpath', '-v', '-o', partial, '.'], {
       cwd: ferretdbModule,
