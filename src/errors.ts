@@ -20,8 +20,7 @@ export class DuplicateKeyError extends Error {
 interface ServerDuplicateError {
   code: 11000;
   keyValue?: Record<string, unknown>;
-  errmsg?: string;
-  writeErrors?: Array<{ err?: { op?: Record<string, unknown> }; errmsg?: string }>;
+  writeErrors?: Array<{ err?: { op?: Record<string, unknown> } }>;
 }
 
 function isDuplicateKeyError(error: unknown): error is ServerDuplicateError {
