@@ -21,6 +21,8 @@ export interface Capabilities {
   collation: boolean;
   /** Multi-document transactions. */
   transactions: boolean;
+  /** An update that breaks a unique index fails with E11000 (FerretDB v1 answers with an internal error). */
+  duplicateKeyOnUpdate: boolean;
 }
 export type Capability = keyof Capabilities;
 
@@ -267,6 +269,12 @@ export async function probe(uri: string): Promise<ServerInfo> {
           }
         })(),
       ),
+      duplicateKeyOnUpdate: await (async () => {
+        const unique = db.collection('unique');
+        await unique.createIndex({ u: 1 }, { unique: true });
+        await unique.insertMany([{ u: 1 }, { u: 2 }]);
+        return unique.updateOne({ u: 2 }, { $set: { u: 1 } }).then(() => false, (e: { code?: unknown }) => e.code === 11000);
+      })(),
     };
     await db.dropDatabase();
     const version = kind === 'ferretdb' ? `FerretDB ${build.ferretdbVersion}` : `mongod ${build.version}`;

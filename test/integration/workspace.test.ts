@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db.js';
+import { needs, useTestDatabase } from '../support/db.js';
 import { expectDuplicate, expectInvalid } from '../support/expectations.js';
 
 const db = useTestDatabase('workspace');
@@ -44,7 +44,18 @@ describe('Workspace', () => {
     const { Workspace } = db.models;
     await Workspace.create({ _id: 'ws_u1', name: 'Umbrella', code: 'umbr' });
     await expectDuplicate(Workspace.create({ _id: 'ws_u2', name: 'Umbrella 2', code: 'umbr' }), ['code']);
-    expect(await Workspace.exists({ _id: 'ws_u2' })).toBeNull();
+    await expectDuplicate(Workspace.insertMany([{ _id: 'ws_u3', name: 'Umbrella 3', code: 'umbr' }]), ['code']);
+    expect(await Workspace.exists({ _id: { $in: ['ws_u2', 'ws_u3'] } })).toBeNull();
+  });
+
+  it('an update to a taken code is refused, and the error names the field', async (test) => {
+    const { Workspace } = db.models;
+    await Workspace.create({ _id: 'ws_u5', name: 'Umbrella 5', code: 'umbs' });
+    await Workspace.create({ _id: 'ws_u6', name: 'Umbrella 6', code: 'umbt' });
+    await expect(Workspace.updateOne({ _id: 'ws_u6' }, { code: 'umbs' }).exec()).rejects.toThrow();
+    expect((await Workspace.findById('ws_u6').lean())!.code).toBe('umbt');
+    needs(test, 'duplicateKeyOnUpdate', 'the server must report E11000 for an update to be named a DuplicateKeyError');
+    await expectDuplicate(Workspace.updateOne({ _id: 'ws_u6' }, { code: 'umbs' }).exec(), ['code']);
   });
 
   it('a duplicate _id is refused with an error naming _id', async () => {
