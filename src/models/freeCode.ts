@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { Model } from 'mongoose';
+import type { HydratedDocument, Model, Schema } from 'mongoose';
 import { codeFromName } from '../contracts/rules.js';
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
@@ -24,4 +24,17 @@ export async function freeCode(model: Model<unknown>, name: string, scope: Recor
     if (!(await model.exists({ ...scope, code }))) return code;
   }
   throw new Error(`${model.modelName}: no free code found after ${ATTEMPTS} tries; give one explicitly`);
+}
+
+/**
+ * Gives a new document created without a `code` its free code (see freeCode), unique among the documents that
+ * share its `scope` fields (none: unique in the collection).
+ */
+export function codeWhenMissing(schema: Schema, scope: readonly string[] = []): void {
+  schema.pre('validate', async function (this: HydratedDocument<{ name?: unknown; code?: unknown }>) {
+    if (this.isNew && this.code == null && typeof this.name === 'string') {
+      const filter = Object.fromEntries(scope.map((field) => [field, this.get(field)]));
+      this.code = await freeCode(this.constructor as Model<unknown>, this.name.trim(), filter);
+    }
+  });
 }

@@ -1,9 +1,9 @@
-import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, type Model, Schema } from 'mongoose';
+import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES, STREAM_TYPES } from '../contracts/enums.js';
 import { validatePipelineGraph, type PipelineGraph } from '../contracts/pipelineGraph.js';
 import { isCode, isTopic } from '../contracts/rules.js';
 import { duplicateKeyErrors } from '../errors.js';
-import { freeCode } from './freeCode.js';
+import { codeWhenMissing } from './freeCode.js';
 import { guardPipelineGraphUpdates, refuseImmutableUpdates } from './updateGuards.js';
 import { idField, nameField, schemaOptions, workspaceIdField } from './fields.js';
 
@@ -131,11 +131,7 @@ pipelineSchema.index({ workspaceId: 1, code: 1 }, { unique: true });
 pipelineSchema.index({ 'sourceClients.clientId': 1 });
 pipelineSchema.index({ 'sinkConnections.connectionId': 1 });
 
-pipelineSchema.pre('validate', async function () {
-  if (this.isNew && this.code == null && typeof this.name === 'string') {
-    this.code = await freeCode(this.constructor as Model<unknown>, this.name.trim(), { workspaceId: this.workspaceId });
-  }
-});
+pipelineSchema.plugin(codeWhenMissing, ['workspaceId']);
 // The whole graph must make sense before it is saved (contracts/pipelineGraph.ts); every problem is reported on
 // its own path. Query updates of graph fields are checked, or refused, by guardPipelineGraphUpdates.
 pipelineSchema.pre('validate', function () {

@@ -1,8 +1,8 @@
-import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, type Model, Schema } from 'mongoose';
+import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
 import { isCode, isOrigin } from '../contracts/rules.js';
 import { duplicateKeyErrors } from '../errors.js';
-import { freeCode } from './freeCode.js';
+import { codeWhenMissing } from './freeCode.js';
 import { idField, nameField, schemaOptions } from './fields.js';
 
 export const workspaceSchema = Schema.create(
@@ -32,11 +32,7 @@ export const workspaceSchema = Schema.create(
   schemaOptions,
 );
 
-workspaceSchema.pre('validate', async function () {
-  if (this.isNew && this.code == null && typeof this.name === 'string') {
-    this.code = await freeCode(this.constructor as Model<unknown>, this.name.trim());
-  }
-});
+workspaceSchema.plugin(codeWhenMissing);
 workspaceSchema.plugin(duplicateKeyErrors);
 
 export type Workspace = InferSchemaType<typeof workspaceSchema>;
