@@ -160,6 +160,17 @@ describe('validatePipelineGraph', () => {
     );
   });
 
+  it('a failure queue that is also the transform\'s target gives failure-queue-is-target', () => {
+    fc.assert(
+      fc.property(validGraph, (g0) => {
+        const g = clone(g0);
+        g.streams.push({ topic: 'both', type: 'dlq' });
+        g.transforms.push({ sourceStream: g.streams[0]!.topic, targetStream: 'both', failureQueue: 'both' });
+        expect(hasProblem(g, 'failure-queue-is-target', `transforms.${g.transforms.length - 1}.failureQueue`)).toBe(true);
+      }),
+    );
+  });
+
   it('a second transform with the same targetStream gives duplicate-target at the second', () => {
     fc.assert(
       fc.property(
