@@ -165,14 +165,12 @@ export function validatePipelineGraph(graph: PipelineGraph): GraphProblem[] {
  * reported by its own rule, not here.
  */
 function transformCycles(transforms: PipelineGraph['transforms'] & object): Array<[number, string[]]> {
-  const edges = new Map<string, Array<{ to: string; transform: number }>>();
-  transforms.forEach((t, i) => {
+  const edges = new Map<string, string[]>();
+  for (const t of transforms) {
     for (const to of [t.targetStream, t.failureQueue]) {
-      if (to != null && to !== t.sourceStream) {
-        edges.set(t.sourceStream, [...(edges.get(t.sourceStream) ?? []), { to, transform: i }]);
-      }
+      if (to != null && to !== t.sourceStream) edges.set(t.sourceStream, [...(edges.get(t.sourceStream) ?? []), to]);
     }
-  });
+  }
   const found: Array<[number, string[]]> = [];
   const reported = new Set<number>();
   transforms.forEach((t, i) => {
@@ -191,7 +189,7 @@ function transformCycles(transforms: PipelineGraph['transforms'] & object): Arra
 }
 
 /** A shortest path of stream names from `from` to `to` (both included), or undefined. */
-function pathBetween(edges: Map<string, Array<{ to: string }>>, from: string, to: string): string[] | undefined {
+function pathBetween(edges: Map<string, string[]>, from: string, to: string): string[] | undefined {
   const previous = new Map<string, string | null>([[from, null]]);
   const queue = [from];
   while (queue.length > 0) {
@@ -201,10 +199,10 @@ function pathBetween(edges: Map<string, Array<{ to: string }>>, from: string, to
       for (let p = previous.get(at); p != null; p = previous.get(p)) path.unshift(p);
       return path;
     }
-    for (const edge of edges.get(at) ?? []) {
-      if (!previous.has(edge.to)) {
-        previous.set(edge.to, at);
-        queue.push(edge.to);
+    for (const next of edges.get(at) ?? []) {
+      if (!previous.has(next)) {
+        previous.set(next, at);
+        queue.push(next);
       }
     }
   }

@@ -17,7 +17,8 @@ export function updatedPaths(update: unknown): string[] {
   return paths;
 }
 
-export function validationError(path: string, message: string, problems: Array<Pick<GraphProblem, 'path' | 'message'> & { code?: string }> = [{ path, message }]) {
+/** A ValidationError with one entry per problem, each on its own path (its `kind` the problem's code). */
+export function validationError(problems: ReadonlyArray<{ path: string; message: string; code?: string }>) {
   const error = new mongoose.Error.ValidationError();
   for (const p of problems) error.addError(p.path, new mongoose.Error.ValidatorError({ path: p.path, message: p.message, type: p.code }));
   return error;
@@ -32,7 +33,7 @@ export function refuseImmutableUpdates(schema: Schema): void {
     .filter(([, type]) => (type.options as { immutable?: unknown }).immutable === true)
     .map(([path]) => path);
   if (immutable.length === 0) return;
-  const refuse = (path: string) => validationError(path, `${path} is immutable: it cannot be changed once the document exists`);
+  const refuse = (path: string) => validationError([{ path, message: `${path} is immutable: it cannot be changed once the document exists` }]);
   schema.pre(['updateOne', 'updateMany', 'findOneAndUpdate'], function (this: Query<unknown, unknown>) {
     for (const path of updatedPaths(this.getUpdate())) {
       const root = immutable.find((p) => path === p || path.startsWith(`${p}.`));
@@ -82,7 +83,7 @@ export function guardPipelineGraphUpdates(schema: Schema): void {
       const write = 'updateOne' in op ? op.updateOne : 'updateMany' in op ? op.updateMany : 'replaceOne' in op ? op.replaceOne : undefined;
       const update = write && ('update' in write ? write.update : write.replacement);
       const path = updatedPaths(update).find(isGraphPath);
-      if (path) throw validationError(path, `bulkWrite cannot change ${path}: the pipeline graph rules are checked on save(), create() and single updates`);
+      if (path) throw validationError([{ path, message: `bulkWrite cannot change ${path}: the pipeline graph rules are checked on save(), create() and single updates` }]);
     }
   });
 }
@@ -99,7 +100,7 @@ async function checkGraphUpdate(query: Query<unknown, unknown>, matches: 'one' |
     else if (key === '$unset') unsets.push(...Object.keys(value as object));
     else {
       for (const path of Object.keys(value as object).filter(isGraphPath)) {
-        throw validationError(path, `${key} on ${path} is not checked against the pipeline graph rules: $set the whole field, or load the pipeline and save() it`);
+        throw validationError([{ path, message: `${key} on ${path} is not checked against the pipeline graph rules: $set the whole field, or load the pipeline and save() it` }]);
       }
     }
   }
@@ -107,7 +108,7 @@ async function checkGraphUpdate(query: Query<unknown, unknown>, matches: 'one' |
     const [field, key, more] = path.split('.');
     const layoutEntry = field === 'nodePositions' && key !== undefined && more === undefined;
     if ((key !== undefined && !layoutEntry) || (unsets.includes(path) && !layoutEntry)) {
-      throw validationError(path, `${path} cannot be changed on its own by an update: $set the whole ${field}, or load the pipeline and save() it`);
+      throw validationError([{ path, message: `${path} cannot be changed on its own by an update: $set the whole ${field}, or load the pipeline and save() it` }]);
     }
   }
   const projection = Object.fromEntries(GRAPH_FIELDS.map((f) => [f, 1]));
@@ -130,5 +131,5 @@ async function checkGraphUpdate(query: Query<unknown, unknown>, matches: 'one' |
 }
 
 function refuseProblems(problems: GraphProblem[]): void {
-  if (problems.length > 0) throw validationError(problems[0]!.path, problems[0]!.message, problems);
+  if (problems.length > 0) throw validationError(problems);
 }
