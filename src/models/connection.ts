@@ -2,7 +2,7 @@ import { type Connection as MongooseConnection, type ObtainSchemaGeneric, type I
 import { ACTIVE_STATUSES, CONNECTION_TYPES, HTTP_METHODS, type ConnectionType } from '../contracts/enums.js';
 import { isHttpUrl, S3_BUCKET_PATTERN, S3_REGION_PATTERN } from '../contracts/rules.js';
 import { duplicateKeyErrors } from '../errors.js';
-import { idField, nameField, schemaOptions } from './fields.js';
+import { checkVariantFields, idField, nameField, schemaOptions } from './fields.js';
 import { hideSecrets } from './secrets.js';
 import { refuseImmutableUpdates } from './updateGuards.js';
 
@@ -45,20 +45,7 @@ export const connectionSchema = Schema.create(
 // Checked on the whole document, because the rule links two paths (type and config).
 connectionSchema.pre('validate', function () {
   const rules = CONNECTION_CONFIG_FIELDS[this.type as ConnectionType] as (typeof CONNECTION_CONFIG_FIELDS)[ConnectionType] | undefined;
-  if (!rules || !this.config) return;
-  const config = this.config as unknown as Record<string, unknown>;
-  for (const field of rules.required) {
-    // A hidden field that was not loaded is not missing: validate only what this document holds.
-    if (!this.isNew && !this.isSelected(`config.${field}`)) continue;
-    if (config[field] == null || config[field] === '') {
-      this.invalidate(`config.${field}`, `config.${field} is required for a ${this.type} connection`);
-    }
-  }
-  for (const field of Object.keys(connectionConfigSchema.paths)) {
-    if (config[field] != null && !(rules.allowed as readonly string[]).includes(field)) {
-      this.invalidate(`config.${field}`, `config.${field} does not belong to a ${this.type} connection`);
-    }
-  }
+  if (rules && this.config) checkVariantFields(this, 'config', `a ${this.type} connection`, Object.keys(connectionConfigSchema.paths), rules);
 });
 
 hideSecrets(connectionSchema, ['config.secretAccessKey', 'config.headers']);

@@ -2,7 +2,7 @@ import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema
 import { NOTIFICATION_CHANNELS, NOTIFICATION_STATUSES, type NotificationChannel } from '../contracts/enums.js';
 import { isEmail, SLACK_CHANNEL_PATTERN } from '../contracts/rules.js';
 import { duplicateKeyErrors } from '../errors.js';
-import { idField, schemaOptions } from './fields.js';
+import { checkVariantFields, idField, schemaOptions } from './fields.js';
 
 /** Which `target` field each channel uses; the other channel's field is refused. */
 export const NOTIFICATION_TARGET_FIELD = { email: 'email', slack: 'slackChannel' } as const satisfies Record<NotificationChannel, string>;
@@ -60,13 +60,8 @@ notificationSchema.index({ tenantId: 1, createdAt: -1 });
 notificationSchema.pre('validate', function () {
   const field = NOTIFICATION_TARGET_FIELD[this.channel as NotificationChannel] as string | undefined;
   if (field && this.target) {
-    const target = this.target as unknown as Record<string, unknown>;
-    if (target[field] == null) this.invalidate(`target.${field}`, `target.${field} is required for a ${this.channel} notification`);
-    for (const other of Object.values(NOTIFICATION_TARGET_FIELD)) {
-      if (other !== field && target[other] != null) {
-        this.invalidate(`target.${other}`, `target.${other} does not belong to a ${this.channel} notification`);
-      }
-    }
+    const rules = { required: [field], allowed: [field] };
+    checkVariantFields(this, 'target', `a ${this.channel} notification`, Object.values(NOTIFICATION_TARGET_FIELD), rules);
   }
   if (this.status === 'failed' && !this.error) this.invalidate('error', 'error is required when status is failed');
   if (this.status === 'sent' && !this.deliveredAt) this.deliveredAt = new Date();
