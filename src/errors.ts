@@ -1,5 +1,19 @@
 import type { Model, MongooseQueryMiddleware, Schema } from 'mongoose';
 
+// The errors a service can act on. Each has a stable `code` and is recognisable with `instanceof` even when an
+// app loads both the CommonJS and the ESM copy of the package (the dual-package hazard): every instance carries a
+// brand under a `Symbol.for` key, and each class's `Symbol.hasInstance` checks the brand, not the prototype.
+const BRAND = Symbol.for('@event-streaming-platform/data-models/error');
+
+type Branded = { [BRAND]?: string };
+
+function brand(target: abstract new (...args: never[]) => Error, kind: string): void {
+  Object.defineProperty(target.prototype, BRAND, { value: kind, enumerable: false });
+  Object.defineProperty(target, Symbol.hasInstance, {
+    value: (value: unknown) => typeof value === 'object' && value !== null && (value as Branded)[BRAND] === kind,
+  });
+}
+
 /** A write broke a unique index: `fields` names the fields (and values) that are already taken. */
 export class DuplicateKeyError extends Error {
   override readonly name = 'DuplicateKeyError';
@@ -16,6 +30,52 @@ export class DuplicateKeyError extends Error {
     super(`${modelName}: ${described.join(', ') || 'a unique value'} already exists`, options);
   }
 }
+brand(DuplicateKeyError, 'DuplicateKeyError');
+
+/** Another writer changed the document since it was read (a stale `save()`, or a lost race of a checked update). */
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+  readonly code = 'conflict';
+
+  constructor(
+    readonly modelName: string,
+    readonly documentId: string | undefined,
+    options: { cause?: unknown } = {},
+  ) {
+    super(`${modelName}${documentId ? ` "${documentId}"` : ''} was changed by another writer: load it again and retry`, options);
+  }
+}
+brand(ConflictError, 'ConflictError');
+
+/** A query of a workspace-scoped model does not constrain `workspaceId` to one workspace (and did not opt out). */
+export class TenantScopeError extends Error {
+  override readonly name = 'TenantScopeError';
+  readonly code = 'tenant-scope';
+
+  constructor(
+    readonly modelName: string,
+    readonly operation: string,
+    detail = 'must constrain workspaceId by equality to one workspace id',
+  ) {
+    super(`${modelName}.${operation} ${detail} (or pass the query option allWorkspaces: true for a cross-workspace job)`);
+  }
+}
+brand(TenantScopeError, 'TenantScopeError');
+
+/** A stored secret could not be decrypted: a tampered or moved ciphertext, or a key that is not configured. */
+export class SecretDecryptionError extends Error {
+  override readonly name = 'SecretDecryptionError';
+  readonly code = 'secret-decryption';
+
+  constructor(
+    readonly documentId: string,
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`cannot decrypt ${field} of connection "${documentId}": ${reason}`);
+  }
+}
+brand(SecretDecryptionError, 'SecretDecryptionError');
 
 interface ServerDuplicateError {
   code: 11000;

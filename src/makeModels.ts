@@ -1,12 +1,26 @@
 import type { Connection as MongooseConnection } from 'mongoose';
-import { createClientModel } from './models/client.js';
-import { createConnectionModel } from './models/connection.js';
-import { createContactModel } from './models/contact.js';
-import { createNotificationModel } from './models/notification.js';
-import { createPipelineModel } from './models/pipeline.js';
-import { createSessionModel } from './models/session.js';
-import { createUserModel } from './models/user.js';
-import { createWorkspaceModel } from './models/workspace.js';
+import { clientSchema, createClientModel } from './models/client.js';
+import { connectionSchema, createConnectionModel } from './models/connection.js';
+import { contactSchema, createContactModel } from './models/contact.js';
+import { createNotificationModel, notificationSchema } from './models/notification.js';
+import { applyPackageRules } from './models/packageRules.js';
+import { createPipelineModel, pipelineSchema } from './models/pipeline.js';
+import { createSessionModel, sessionSchema } from './models/session.js';
+import { createUserModel, userSchema } from './models/user.js';
+import { createWorkspaceModel, workspaceSchema } from './models/workspace.js';
+
+/** Every schema of the package by model name; the cross-model rules are applied to them here, once. */
+export const SCHEMAS = {
+  Workspace: workspaceSchema,
+  Pipeline: pipelineSchema,
+  Client: clientSchema,
+  Connection: connectionSchema,
+  User: userSchema,
+  Session: sessionSchema,
+  Notification: notificationSchema,
+  Contact: contactSchema,
+} as const;
+applyPackageRules(SCHEMAS);
 
 function build(conn: MongooseConnection) {
   return {

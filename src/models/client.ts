@@ -1,9 +1,7 @@
 import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
-import { duplicateKeyErrors } from '../errors.js';
 import { hashSecret, verifySecret } from '../secretHashing.js';
 import { idField, nameField, schemaOptions, stringListField } from './fields.js';
-import { hideSecrets } from './secrets.js';
 
 const SET_SECRET = 'is required: call client.setSecret(secret) before saving';
 
@@ -42,8 +40,6 @@ export const clientSchema = Schema.create(
   },
 );
 
-hideSecrets(clientSchema, ['secretHash', 'secretSalt']);
-clientSchema.plugin(duplicateKeyErrors);
 
 export type Client = InferSchemaType<typeof clientSchema>;
 export type ClientDocument = ObtainSchemaGeneric<typeof clientSchema, 'THydratedDocumentType'>;

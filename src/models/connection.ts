@@ -1,10 +1,7 @@
 import { type Connection as MongooseConnection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES, CONNECTION_TYPES, HTTP_METHODS, type ConnectionType } from '../contracts/enums.js';
 import { isHttpUrl, S3_BUCKET_PATTERN, S3_REGION_PATTERN } from '../contracts/rules.js';
-import { duplicateKeyErrors } from '../errors.js';
 import { checkVariantFields, idField, nameField, schemaOptions } from './fields.js';
-import { hideSecrets } from './secrets.js';
-import { refuseImmutableUpdates } from './updateGuards.js';
 
 /** Which `config` fields each connection type requires; a field of the other type is refused. */
 export const CONNECTION_CONFIG_FIELDS = {
@@ -48,9 +45,6 @@ connectionSchema.pre('validate', function () {
   if (rules && this.config) checkVariantFields(this, 'config', `a ${this.type} connection`, Object.keys(connectionConfigSchema.paths), rules);
 });
 
-hideSecrets(connectionSchema, ['config.secretAccessKey', 'config.headers']);
-connectionSchema.plugin(duplicateKeyErrors);
-connectionSchema.plugin(refuseImmutableUpdates);
 
 export type Connection = InferSchemaType<typeof connectionSchema>;
 export type ConnectionDocument = ObtainSchemaGeneric<typeof connectionSchema, 'THydratedDocumentType'>;

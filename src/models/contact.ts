@@ -1,7 +1,6 @@
 import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { CONTACT_ROLES, CONTACT_STATUSES } from '../contracts/enums.js';
 import { E164_PATTERN, isEmail, normalizePhone } from '../contracts/rules.js';
-import { duplicateKeyErrors } from '../errors.js';
 import { idField, schemaOptions, stringListField } from './fields.js';
 
 export const contactSchema = Schema.create(
@@ -36,7 +35,6 @@ export const contactSchema = Schema.create(
 // The seed's rule: email unique when present. A plain unique index would let only one contact lack an email
 // (mongod indexes a missing field as null), so the index covers documents whose email is a string.
 contactSchema.index({ email: 1 }, { unique: true, partialFilterExpression: { email: { $type: 'string' } } });
-contactSchema.plugin(duplicateKeyErrors);
 
 export type Contact = InferSchemaType<typeof contactSchema>;
 export type ContactDocument = ObtainSchemaGeneric<typeof contactSchema, 'THydratedDocumentType'>;

@@ -1,7 +1,6 @@
 import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { NOTIFICATION_CHANNELS, NOTIFICATION_STATUSES, type NotificationChannel } from '../contracts/enums.js';
 import { isEmail, SLACK_CHANNEL_PATTERN } from '../contracts/rules.js';
-import { duplicateKeyErrors } from '../errors.js';
 import { checkVariantFields, idField, schemaOptions } from './fields.js';
 
 /** Which `target` field each channel uses; the other channel's field is refused. */
@@ -66,7 +65,6 @@ notificationSchema.pre('validate', function () {
   if (this.status === 'failed' && !this.error) this.invalidate('error', 'error is required when status is failed');
   if (this.status === 'sent' && !this.deliveredAt) this.deliveredAt = new Date();
 });
-notificationSchema.plugin(duplicateKeyErrors);
 
 export type Notification = InferSchemaType<typeof notificationSchema>;
 export type NotificationDocument = ObtainSchemaGeneric<typeof notificationSchema, 'THydratedDocumentType'>;

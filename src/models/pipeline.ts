@@ -2,9 +2,8 @@ import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema
 import { ACTIVE_STATUSES, STREAM_TYPES } from '../contracts/enums.js';
 import { validatePipelineGraph, type PipelineGraph } from '../contracts/pipelineGraph.js';
 import { isCode, isTopic } from '../contracts/rules.js';
-import { duplicateKeyErrors } from '../errors.js';
 import { codeWhenMissing } from './freeCode.js';
-import { guardPipelineGraphUpdates, refuseImmutableUpdates } from './updateGuards.js';
+import { guardPipelineGraphUpdates } from './updateGuards.js';
 import { idField, nameField, schemaOptions, workspaceIdField } from './fields.js';
 
 const topicField = {
@@ -140,8 +139,6 @@ pipelineSchema.pre('validate', function () {
   }
 });
 pipelineSchema.plugin(guardPipelineGraphUpdates);
-pipelineSchema.plugin(duplicateKeyErrors);
-pipelineSchema.plugin(refuseImmutableUpdates);
 
 export type Pipeline = InferSchemaType<typeof pipelineSchema>;
 export type PipelineDocument = ObtainSchemaGeneric<typeof pipelineSchema, 'THydratedDocumentType'>;

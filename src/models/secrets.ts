@@ -1,5 +1,16 @@
 import type { Schema } from 'mongoose';
 
+/** Every `select: false` path of the schema, sub-documents included (e.g. `config.secretAccessKey`). */
+export function secretPaths(schema: Schema, prefix = ''): string[] {
+  const paths: string[] = [];
+  schema.eachPath((path, type) => {
+    const nested = (type as { schema?: Schema; $isSingleNested?: boolean }).$isSingleNested ? (type as { schema: Schema }).schema : undefined;
+    if ((type.options as { select?: unknown }).select === false) paths.push(prefix + path);
+    else if (nested) paths.push(...secretPaths(nested, `${prefix}${path}.`));
+  });
+  return paths;
+}
+
 /**
  * Keeps secret paths out of every plain copy of a document (`toJSON`, hence `JSON.stringify` and HTTP responses,
  * and `toObject`), even when a caller selected them with `+path` or just set them. Queries leave them out already

@@ -2,8 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { PRINCIPAL_TYPES, SESSION_STATUSES } from '../contracts/enums.js';
 import { ID_PATTERN, UUID_PATTERN } from '../contracts/rules.js';
-import { duplicateKeyErrors } from '../errors.js';
-import { refuseImmutableUpdates } from './updateGuards.js';
 import { schemaOptions, stringListField, workspaceIdField } from './fields.js';
 
 export const sessionSchema = Schema.create(
@@ -56,8 +54,6 @@ export const sessionSchema = Schema.create(
 
 // Served query: revokeAllFor (every session of one principal).
 sessionSchema.index({ principalId: 1, principalType: 1, status: 1 });
-sessionSchema.plugin(duplicateKeyErrors);
-sessionSchema.plugin(refuseImmutableUpdates);
 
 export type Session = InferSchemaType<typeof sessionSchema>;
 export type SessionDocument = ObtainSchemaGeneric<typeof sessionSchema, 'THydratedDocumentType'>;

@@ -1,10 +1,7 @@
 import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
-import { duplicateKeyErrors } from '../errors.js';
 import { hashSecret, verifySecret } from '../secretHashing.js';
 import { idField, schemaOptions, stringListField, workspaceIdField } from './fields.js';
-import { hideSecrets } from './secrets.js';
-import { refuseImmutableUpdates } from './updateGuards.js';
 
 const SET_PASSWORD = 'is required: call user.setPassword(password) before saving';
 
@@ -52,9 +49,6 @@ export const userSchema = Schema.create(
   },
 );
 
-hideSecrets(userSchema, ['passwordHash', 'passwordSalt']);
-userSchema.plugin(duplicateKeyErrors);
-userSchema.plugin(refuseImmutableUpdates);
 
 export type User = InferSchemaType<typeof userSchema>;
 export type UserDocument = ObtainSchemaGeneric<typeof userSchema, 'THydratedDocumentType'>;

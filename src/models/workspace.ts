@@ -1,7 +1,6 @@
 import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
 import { isCode, isOrigin } from '../contracts/rules.js';
-import { duplicateKeyErrors } from '../errors.js';
 import { codeWhenMissing } from './freeCode.js';
 import { idField, nameField, schemaOptions } from './fields.js';
 
@@ -33,7 +32,6 @@ export const workspaceSchema = Schema.create(
 );
 
 workspaceSchema.plugin(codeWhenMissing);
-workspaceSchema.plugin(duplicateKeyErrors);
 
 export type Workspace = InferSchemaType<typeof workspaceSchema>;
 export type WorkspaceDocument = ObtainSchemaGeneric<typeof workspaceSchema, 'THydratedDocumentType'>;

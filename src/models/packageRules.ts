@@ -1,0 +1,16 @@
+// The rules that cut across models, applied to every schema of the package in one place (`applyPackageRules`,
+// called once by makeModels.ts when the package loads). Each rule reads what it needs from the schema itself
+// (immutable paths, `select: false` secret paths, the tenant field), so no model repeats it.
+import type { Schema } from 'mongoose';
+import { duplicateKeyErrors } from '../errors.js';
+import { hideSecrets, secretPaths } from './secrets.js';
+import { refuseImmutableUpdates } from './updateGuards.js';
+
+export function applyPackageRules(schemas: Readonly<Record<string, Schema>>): void {
+  for (const schema of Object.values(schemas)) {
+    const secrets = secretPaths(schema);
+    if (secrets.length > 0) hideSecrets(schema, secrets);
+    schema.plugin(duplicateKeyErrors);
+    schema.plugin(refuseImmutableUpdates);
+  }
+}
