@@ -76,9 +76,7 @@ async function run(models: Models) {
   // The seed's usage example, verbatim.
   const workspace = await models.Workspace.create({ _id: 'ws_1', name: 'Acme' });
 
-  const client = new models.Client({ name: 'Storefront', allowedScopes: ['events:write'], allowedTopics: ['orders.raw'] });
-  await client.setSecret('demo-client-secret');
-  await client.save();
+  const { client, secret: clientSecret } = await models.Client.createWithSecret({ name: 'Storefront', allowedScopes: ['events:write'], allowedTopics: ['orders.raw'] });
 
   const connection = await models.Connection.create({
     name: 'Fulfilment webhook',
@@ -115,7 +113,7 @@ async function run(models: Models) {
   await user.setPassword('demo-user-password');
   await user.save();
 
-  const authenticated = await models.Client.authenticate(client._id, 'demo-client-secret');
+  const authenticated = await models.Client.authenticate(client._id, clientSecret);
   const session = await models.Session.create({
     workspaceId: workspace._id,
     principalId: authenticated!._id,
@@ -132,7 +130,7 @@ async function run(models: Models) {
 
   console.log(`
 Workspace   ${workspace._id}  "${workspace.name}"  code=${workspace.code}  status=${workspace.status}
-Client      ${client._id}  "${client.name}"  secret stored as scrypt hash; authenticate(secret) -> ${authenticated ? 'ok' : 'FAILED'}
+Client      ${client._id}  "${client.name}"  secret ${clientSecret.slice(0, 9)}… stored as an HMAC; authenticate(secret) -> ${authenticated ? 'ok' : 'FAILED'}
             as JSON: ${JSON.stringify(client)}
 Connection  ${connection._id}  "${connection.name}"  ${connection.type} ${connection.config.method} ${connection.config.url}
             as JSON (headers hidden): ${JSON.stringify(connection.toJSON().config)}

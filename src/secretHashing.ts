@@ -86,8 +86,11 @@ const HEADER = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9_-]+
 /** The password rules: long enough to resist guessing, short enough that hashing it costs nothing extra. */
 export const PASSWORD_LENGTH = { min: 8, max: 1024 } as const;
 
+// scrypt needs 128 * N * r bytes; a stored header asking for more than this is refused, not attempted.
+const MAX_SCRYPT_MEMORY = 256 * 2 ** 20;
+
 function derive(password: string, salt: Buffer, { ln, r, p }: ScryptParams): Promise<Buffer> {
-  const options: ScryptOptions = { N: 2 ** ln, r, p, maxmem: 256 * 2 ** 20 };
+  const options: ScryptOptions = { N: 2 ** ln, r, p, maxmem: 2 * MAX_SCRYPT_MEMORY };
   return new Promise((resolve, reject) => {
     scrypt(password.normalize('NFC'), salt, KEY_LENGTH, options, (error, key) => (error ? reject(error) : resolve(key)));
   });
@@ -98,7 +101,7 @@ function parse(stored: string): (ScryptParams & { hash: string }) | undefined {
   if (!header) return /^[A-Za-z0-9_-]{43}$/.test(stored) ? { ...FIRST_FORMAT, hash: stored } : undefined;
   const [ln, r, p] = header.slice(1, 4).map(Number) as [number, number, number];
   // A stored hash can be edited by whoever reaches the database: never let it ask for unbounded work.
-  if (ln < 10 || ln > 20 || r < 1 || r > 16 || p < 1 || p > 4) return undefined;
+  if (ln < 10 || r < 1 || p < 1 || p > 4 || 128 * 2 ** ln * r > MAX_SCRYPT_MEMORY) return undefined;
   return { ln, r, p, hash: header[4]! };
 }
 

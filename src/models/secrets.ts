@@ -122,7 +122,8 @@ export function guardSecretPaths(schema: Schema): void {
     };
     schema.post(['validate', 'save'], { errorHandler: true }, redact);
     schema.post(['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace'], { errorHandler: true }, redact);
-    schema.post(['insertMany', 'bulkWrite'], { errorHandler: true }, redact);
+    schema.post('insertMany', { errorHandler: true }, redact);
+    schema.post('bulkWrite', { errorHandler: true }, redact);
   }
 
   // Every model, with or without secrets of its own, must not reach into a collection that has some.

@@ -1,7 +1,8 @@
 import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
-import { hashSecret, verifySecret } from '../secretHashing.js';
+import { checkPassword, hashPassword, PASSWORD_LENGTH } from '../secretHashing.js';
 import { idField, schemaOptions, stringListField, workspaceIdField } from './fields.js';
+import { validationError } from './updateGuards.js';
 
 const SET_PASSWORD = 'is required: call user.setPassword(password) before saving';
 
@@ -29,18 +30,36 @@ export const userSchema = Schema.create(
   {
     ...schemaOptions,
     methods: {
-      /** Hashes `password` (scrypt, random salt) into passwordHash/passwordSalt; save the user afterwards. */
+      /**
+       * Hashes `password` (scrypt N=2^17, r=8, p=1, random salt) into passwordHash/passwordSalt; save the user
+       * afterwards. A password that is not 8 to 1024 characters is a ValidationError on `password`.
+       */
       async setPassword(password: string): Promise<void> {
-        const { hash, salt } = await hashSecret(password);
+        if (typeof password !== 'string' || password.length < PASSWORD_LENGTH.min || password.length > PASSWORD_LENGTH.max) {
+          throw validationError([{ path: 'password', message: `password must be ${PASSWORD_LENGTH.min} to ${PASSWORD_LENGTH.max} characters` }]);
+        }
+        const { hash, salt } = await hashPassword(password);
         this.set({ passwordHash: hash, passwordSalt: salt });
       },
     },
     statics: {
-      /** The active user with this username and password, or null. */
-      async authenticate(username: string, password: string) {
-        const user = await this.findOne({ username: String(username), status: 'active' }).select('+passwordHash +passwordSalt');
-        const ok = await verifySecret(password, user?.passwordHash, user?.passwordSalt);
-        return user && ok ? user : null;
+      /**
+       * The active user with this username and password, or null (also for input that is not two strings). A hash
+       * made with older scrypt parameters is redone with the current ones and saved.
+       */
+      async authenticate(username: unknown, password: unknown) {
+        if (typeof username !== 'string' || typeof password !== 'string' || username.length > 1024 || password.length > PASSWORD_LENGTH.max) return null;
+        // Through the driver: the hash is a secret path, which model queries never read.
+        const stored = await this.collection.findOne<StoredPassword & Record<string, unknown>>({ username: username.trim().toLowerCase(), status: 'active' });
+        const { ok, outdated } = await checkPassword(password, stored?.passwordHash, stored?.passwordSalt);
+        if (!stored || !ok) return null;
+        const { passwordHash, passwordSalt, ...user } = stored;
+        if (outdated) {
+          const { hash, salt } = await hashPassword(password);
+          // Only if no one changed the password meanwhile.
+          await this.collection.updateOne({ _id: stored._id as never, passwordHash }, { $set: { passwordHash: hash, passwordSalt: salt, updatedAt: new Date() } });
+        }
+        return this.hydrate(user);
       },
     },
     virtuals: {
@@ -49,6 +68,11 @@ export const userSchema = Schema.create(
   },
 );
 
+interface StoredPassword {
+  _id: string;
+  passwordHash?: string;
+  passwordSalt?: string;
+}
 
 export type User = InferSchemaType<typeof userSchema>;
 export type UserDocument = ObtainSchemaGeneric<typeof userSchema, 'THydratedDocumentType'>;

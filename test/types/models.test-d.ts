@@ -62,8 +62,11 @@ describe('consumer-facing types', () => {
   });
 
   it('methods and statics are typed', async () => {
-    const client = new models.Client({ name: 'Shop' });
-    expectTypeOf(client.setSecret).parameter(0).toEqualTypeOf<string>();
+    const { client, secret } = await models.Client.createWithSecret({ name: 'Shop', allowedScopes: ['events:write'] });
+    expectTypeOf(secret).toEqualTypeOf<string>();
+    expectTypeOf(client.rotateSecret).parameter(0).toEqualTypeOf<{ graceSeconds: number }>();
+    // @ts-expect-error the package makes the secret fields
+    await models.Client.createWithSecret({ name: 'Shop', secretHash: 'x' });
     const authenticated = await models.Client.authenticate('cl_1', 'secret');
     expectTypeOf(authenticated).not.toBeAny();
     expectTypeOf(authenticated!._id).toEqualTypeOf<string>();
