@@ -114,19 +114,19 @@ async function run(models: Models) {
   await user.save();
 
   const authenticated = await models.Client.authenticate(client._id, clientSecret);
-  const session = await models.Session.create({
+  const { session, token } = await models.Session.issue({
     workspaceId: workspace._id,
     principalId: authenticated!._id,
     principalType: 'client',
     scopes: authenticated!.allowedScopes,
     topics: authenticated!.allowedTopics,
     context: { via: 'demo' },
-    expiresAt: new Date(Date.now() + 3_600_000),
+    ttlSeconds: 3600,
   });
 
   const stored = await models.Pipeline.findById(pipeline._id).lean();
   const userWithWorkspace = await models.User.findById(user._id).populate<{ workspace: { name: string } }>('workspace');
-  const live = await models.Session.findLive(session._id);
+  const live = await models.Session.verify(token);
 
   console.log(`
 Workspace   ${workspace._id}  "${workspace.name}"  code=${workspace.code}  status=${workspace.status}
@@ -141,7 +141,7 @@ Pipeline    ${pipeline._id}  "${pipeline.name}"  code=${pipeline.code}  status=$
             sinks:      ${stored!.sinkConnections.map((c) => `${c.streamName} -> ${c.connectionId}`).join(', ')}
             layout:     ${Object.keys(stored!.nodePositions).length} node positions
 User        ${user._id}  username=${user.username}  workspace (populated)="${userWithWorkspace!.workspace.name}"
-Session     ${session._id}  ${session.principalType} ${session.principalId}  live=${live ? 'yes' : 'no'}  expires ${session.expiresAt.toISOString()}
+Session     ${session._id}  ${session.principalType} ${session.principalId}  token ${token.slice(0, 9)}… (stored only as the id's hash)  verify(token) -> ${live ? 'live' : 'FAILED'}  expires ${session.expiresAt.toISOString()}
 `);
 }
 

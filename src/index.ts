@@ -18,7 +18,7 @@ export {
   type NodePosition,
   type LinkProblem,
 } from './models/pipeline.js';
-export { clientSchema, createClientModel, type Client, type ClientDocument, type ClientModel } from './models/client.js';
+export { clientSchema, createClientModel, type Client, type ClientDocument, type ClientModel, type ClientFields } from './models/client.js';
 export {
   connectionSchema,
   createConnectionModel,
@@ -29,7 +29,16 @@ export {
   type ConnectionConfig,
 } from './models/connection.js';
 export { userSchema, createUserModel, type User, type UserDocument, type UserModel } from './models/user.js';
-export { sessionSchema, createSessionModel, type Session, type SessionDocument, type SessionModel } from './models/session.js';
+export {
+  sessionSchema,
+  createSessionModel,
+  isLive,
+  type Session,
+  type SessionDocument,
+  type SessionModel,
+  type LiveSession,
+  type IssueFields,
+} from './models/session.js';
 export {
   notificationSchema,
   createNotificationModel,
