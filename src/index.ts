@@ -1,5 +1,6 @@
 // The package's public API. Everything not exported here is internal.
-export { makeModels, syncIndexes, type Models, type ModelName } from './makeModels.js';
+export { makeModels, syncIndexes, type Models, type ModelName, type MakeModelsOptions } from './makeModels.js';
+export type { SecretKeys } from './secretBox.js';
 export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError } from './errors.js';
 export * from './contracts/enums.js';
 export { validatePipelineGraph, nodeId, parseNodeId, type GraphProblem, type GraphProblemCode, type PipelineGraph } from './contracts/pipelineGraph.js';
@@ -27,6 +28,8 @@ export {
   type ConnectionDocument,
   type ConnectionModel,
   type ConnectionConfig,
+  type RevealedSecrets,
+  reencryptSecrets,
 } from './models/connection.js';
 export { userSchema, createUserModel, type User, type UserDocument, type UserModel } from './models/user.js';
 export {

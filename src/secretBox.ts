@@ -2,6 +2,7 @@
 // node:crypto, a fresh 96-bit IV per value, and associated data that binds each ciphertext to one document and one
 // field, so a value copied elsewhere does not decrypt. A ciphertext names its key, so keys can rotate.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { Connection } from 'mongoose';
 
 /** The keys of one connection: key id → base64 of 32 random bytes; `current` encrypts, every key decrypts. */
 export interface SecretKeys {
@@ -33,8 +34,9 @@ export function keyRing(input: SecretKeys, source: string): KeyRing {
   const keys = new Map<string, Buffer>();
   for (const [id, value] of Object.entries(input.keys)) {
     if (!KEY_ID.test(id)) throw problem(`key id ${JSON.stringify(id.slice(0, 64))} must be 1-64 letters, digits, "_" or "-"`);
-    if (typeof value !== 'string' || !/^[A-Za-z0-9+/_-]{43}=?$/.test(value)) throw problem(`key "${id}" is not the base64 of 32 bytes`);
-    keys.set(id, Buffer.from(value, 'base64'));
+    const key = typeof value === 'string' && /^[A-Za-z0-9+/_-]{43}=?$/.test(value) ? Buffer.from(value, 'base64') : undefined;
+    if (key?.length !== 32) throw problem(`key "${id}" is not the base64 of 32 bytes`);
+    keys.set(id, key);
   }
   if (typeof input.current !== 'string' || !keys.has(input.current)) throw problem('current must name one of the keys');
   return { current: input.current, keys };
@@ -56,6 +58,33 @@ export function environmentKeyRing(): KeyRing | undefined {
     fromEnvironment = { raw, ring: keyRing(parsed, SECRET_KEYS_ENV) };
   }
   return fromEnvironment.ring;
+}
+
+// The keys of each mongoose Connection, as given to makeModels; a connection without them uses the environment.
+const configured = new WeakMap<Connection, { ring: KeyRing; given: string }>();
+
+function canonical(input: SecretKeys | undefined): string {
+  return input ? JSON.stringify([input.current, Object.entries(input.keys ?? {}).sort(([a], [b]) => a.localeCompare(b))]) : '';
+}
+
+/**
+ * Records the keys of `conn` (makeModels' `secretKeys` option). The first call wins: a later call with other keys
+ * is an error rather than a silent surprise.
+ */
+export function configureSecretKeys(conn: Connection, input: SecretKeys | undefined, firstCall: boolean): void {
+  const given = canonical(input);
+  if (!firstCall) {
+    if (given !== (configured.get(conn)?.given ?? '')) {
+      throw new TypeError('makeModels was already called on this connection with other secretKeys: the first call\'s keys stay in use');
+    }
+    return;
+  }
+  if (input !== undefined) configured.set(conn, { ring: keyRing(input, 'makeModels secretKeys'), given });
+}
+
+/** The keys of `conn`: those given to makeModels, else DATA_MODELS_SECRET_KEYS, else undefined. */
+export function keyRingOf(conn: Connection): KeyRing | undefined {
+  return configured.get(conn)?.ring ?? environmentKeyRing();
 }
 
 /** Encrypts `plaintext` with the current key; `context` is the associated data (which document, which field). */

@@ -8,31 +8,34 @@ const http = { url: 'https://hooks.example.com/in', method: 'POST' as const, hea
 const s3 = { bucket: 'events-archive', region: 'eu-west-1', accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG' };
 
 describe('Connection', () => {
-  it('an HTTP connection stores url, method and headers', async () => {
+  it('an HTTP connection stores url, method and headers; revealSecrets gives the headers back', async () => {
     const { Connection } = db.models;
     const created = await Connection.create({ name: 'Webhook', type: 'HTTP', config: http });
-    const stored = await Connection.findById(created._id).select('+config.headers').lean();
-    expect(stored).toMatchObject({ name: 'Webhook', type: 'HTTP', status: 'active', config: http });
+    const stored = await Connection.findById(created._id).lean();
+    expect(stored).toMatchObject({ name: 'Webhook', type: 'HTTP', status: 'active', config: { url: http.url, method: http.method } });
     expect(created._id).toMatch(/^cn_[0-9a-f]{32}$/);
+    expect(await (await Connection.findById(created._id))!.revealSecrets()).toEqual({ headers: http.headers });
   });
 
-  it('an S3 connection stores bucket, region and keys', async () => {
+  it('an S3 connection stores bucket, region and keys; revealSecrets gives the secret key back', async () => {
     const { Connection } = db.models;
     const created = await Connection.create({ name: 'Archive', type: 'S3', config: s3 });
-    const stored = await Connection.findById(created._id).select('+config.secretAccessKey').lean();
-    expect(stored!.config).toEqual(s3);
+    const stored = await Connection.findById(created._id).lean();
+    expect(stored!.config).toEqual({ bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId });
+    expect(await created.revealSecrets()).toEqual({ secretAccessKey: s3.secretAccessKey });
   });
 
-  it('the S3 secret key and HTTP headers are hidden from queries, lean() and JSON by default', async () => {
+  it('the S3 secret key and every header value are stored as AES-256-GCM ciphertext naming its key; header names stay readable', async () => {
     const { Connection } = db.models;
-    const a = await Connection.create({ name: 'Hidden S3', type: 'S3', config: s3 });
-    const b = await Connection.create({ name: 'Hidden HTTP', type: 'HTTP', config: http });
-    expect(JSON.stringify(a)).not.toContain(s3.secretAccessKey);
-    expect(JSON.stringify(b)).not.toContain('t0ken');
-    const lean = await Connection.find({ _id: { $in: [a._id, b._id] } }).lean();
-    expect(JSON.stringify(lean)).not.toContain(s3.secretAccessKey);
-    expect(JSON.stringify(lean)).not.toContain('t0ken');
-    expect(lean.find((c) => c._id === a._id)!.config).toEqual({ bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId });
+    const a = await Connection.create({ name: 'Sealed S3', type: 'S3', config: s3 });
+    const b = await Connection.create({ name: 'Sealed HTTP', type: 'HTTP', config: { ...http, headers: { ...http.headers, 'X-Api-Key': 'k3y-value' } } });
+    const raw = db.conn.db!.collection('connections');
+    const rawA = await raw.findOne({ _id: a._id as never });
+    const rawB = await raw.findOne({ _id: b._id as never });
+    expect(rawA!.config.secretAccessKey).toMatch(/^aes256gcm:v1:test2:[A-Za-z0-9_-]+$/);
+    expect(Object.keys(rawB!.config.headers)).toEqual(['Authorization', 'X-Api-Key']);
+    for (const value of Object.values(rawB!.config.headers)) expect(value).toMatch(/^aes256gcm:v1:test2:/);
+    expect(JSON.stringify([rawA, rawB])).not.toMatch(/wJalrXUtnFEMI|t0ken|k3y-value/);
   });
 
   it('a connection loaded without its hidden fields can still be changed and saved', async () => {
@@ -41,8 +44,8 @@ describe('Connection', () => {
     const loaded = await Connection.findById(created._id);
     loaded!.name = 'Renamed';
     await loaded!.save();
-    const stored = await Connection.findById(created._id).select('+config.secretAccessKey').lean();
-    expect(stored).toMatchObject({ name: 'Renamed', config: s3 });
+    expect((await Connection.findById(created._id).lean())!.name).toBe('Renamed');
+    expect(await loaded!.revealSecrets()).toEqual({ secretAccessKey: s3.secretAccessKey });
   });
 
   it('HTTP config on an S3 connection is refused, naming the field, and nothing is written', async () => {
@@ -64,6 +67,39 @@ describe('Connection', () => {
     await expectInvalid(Connection.create({ name: 'Bad', type: 'FTP' as 'S3', config: s3 }), 'type');
     await expectInvalid(Connection.create({ name: 'Bad', type: 'S3' }), 'config', /required/);
     expect(await Connection.countDocuments({ name: 'Bad' })).toBe(0);
+  });
+
+  it('header names are RFC 9110 tokens and values hold no CR/LF, on create and on updates; the value is never quoted', async () => {
+    const { Connection } = db.models;
+    const bad = [{ 'Bad Name': 'v' }, { '': 'v' }, { 'X-Ok': 'injected\r\nX-Evil: 1' }, { 'X-Ok': 'line\nbreak' }];
+    for (const headers of bad) {
+      const error = await Connection.create({ name: 'Bad header', type: 'HTTP', config: { ...http, headers } }).catch((e: Error) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(String((error as Error).message)).not.toMatch(/injected|line|X-Evil/);
+    }
+    const good = await Connection.create({ name: 'Good header', type: 'HTTP', config: http });
+    await expectInvalid(Connection.updateOne({ _id: good._id }, { $set: { 'config.headers.X-Ok': 'a\r\nb' } }), 'config.headers.X-Ok', /CR, LF/);
+    await expectInvalid(Connection.insertMany([{ name: 'Bad header', type: 'HTTP', config: { ...http, headers: { 'X Y': 'v' } } }]), 'config.headers.X Y');
+    expect(await Connection.countDocuments({ name: 'Bad header' })).toBe(0);
+    expect(await good.revealSecrets()).toEqual({ headers: http.headers });
+  });
+
+  it('a sink URL may not carry credentials nor point at link-local or cloud metadata addresses', async () => {
+    const { Connection } = db.models;
+    const refused = [
+      'http://user:pass@hooks.example.com/in',
+      'https://token@hooks.example.com/in',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://2852039166/',
+      'http://[fe80::1]/',
+      'http://[fd00:ec2::254]/',
+      'http://[::ffff:169.254.169.254]/',
+      'http://metadata.google.internal/computeMetadata/v1/',
+      'http://METADATA.google.internal./',
+    ];
+    for (const url of refused) await expectInvalid(Connection.create({ name: 'Bad url', type: 'HTTP', config: { ...http, url } }), 'config.url');
+    expect(await Connection.countDocuments({ name: 'Bad url' })).toBe(0);
+    await Connection.create({ name: 'Fine url', type: 'HTTP', config: { ...http, url: 'https://169.255.0.1:8443/in' } });
   });
 
   it('status is indexed', async () => {

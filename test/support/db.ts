@@ -6,6 +6,12 @@ import type { Capability } from '../../src/mongoServer.js';
 
 export const server = inject('server');
 
+/** The encryption keys of every test database (sink credentials are stored encrypted): two, so rotation can be tried. */
+export const TEST_SECRET_KEYS = {
+  current: 'test2',
+  keys: { test1: Buffer.alloc(32, 1).toString('base64'), test2: Buffer.alloc(32, 2).toString('base64') },
+};
+
 /** Index options a server may lack, and the capability each needs. */
 const OPTION_NEEDS: Record<string, Capability> = {
   partialFilterExpression: 'partialIndexes',
@@ -24,7 +30,7 @@ export function useTestDatabase(label: string) {
     ctx.conn = await mongoose
       .createConnection(server.uri, { dbName: `${label}_${randomUUID().slice(0, 8)}`, autoIndex: false, autoCreate: false })
       .asPromise();
-    ctx.models = makeModels(ctx.conn);
+    ctx.models = makeModels(ctx.conn, { secretKeys: TEST_SECRET_KEYS });
     await buildIndexes(ctx.models);
   });
   afterAll(async () => {
