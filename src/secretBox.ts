@@ -68,13 +68,13 @@ function canonical(input: SecretKeys | undefined): string {
 }
 
 /**
- * Records the keys of `conn` (makeModels' `secretKeys` option). The first call wins: a later call with other keys
- * is an error rather than a silent surprise.
+ * Records the keys of `conn` (makeModels' `secretKeys` option). The first call wins: a later call that gives other
+ * keys is an error rather than a silent surprise; a later call that gives none reuses them.
  */
 export function configureSecretKeys(conn: Connection, input: SecretKeys | undefined, firstCall: boolean): void {
   const given = canonical(input);
   if (!firstCall) {
-    if (given !== (configured.get(conn)?.given ?? '')) {
+    if (input !== undefined && given !== (configured.get(conn)?.given ?? '')) {
       throw new TypeError('makeModels was already called on this connection with other secretKeys: the first call\'s keys stay in use');
     }
     return;

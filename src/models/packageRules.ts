@@ -3,7 +3,7 @@
 // (immutable paths, `select: false` secret paths, the tenant field), so no model repeats it.
 import type { Schema } from 'mongoose';
 import { duplicateKeyErrors } from '../errors.js';
-import { hideSecrets, secretPaths } from './secrets.js';
+import { guardSecretPaths, hideSecrets, secretPaths } from './secrets.js';
 import { refuseImmutableUpdates } from './updateGuards.js';
 
 export function applyPackageRules(schemas: Readonly<Record<string, Schema>>): void {
@@ -12,5 +12,7 @@ export function applyPackageRules(schemas: Readonly<Record<string, Schema>>): vo
     if (secrets.length > 0) hideSecrets(schema, secrets);
     schema.plugin(duplicateKeyErrors);
     schema.plugin(refuseImmutableUpdates);
+    // After duplicateKeyErrors, so that its errors are redacted too.
+    schema.plugin(guardSecretPaths);
   }
 }

@@ -11,7 +11,7 @@ function nestedSchema(type: SchemaType): Schema | undefined {
 }
 
 /** The paths of the schema, sub-documents included, whose schema type passes `test` (not looking below one that does). */
-export function pathsWhere(schema: Schema, test: (type: SchemaType) => boolean, prefix = ''): Array<{ path: string; type: SchemaType }> {
+function pathsWhere(schema: Schema, test: (type: SchemaType) => boolean, prefix = ''): Array<{ path: string; type: SchemaType }> {
   const found: Array<{ path: string; type: SchemaType }> = [];
   schema.eachPath((path, type) => {
     const nested = nestedSchema(type);
@@ -24,11 +24,6 @@ export function pathsWhere(schema: Schema, test: (type: SchemaType) => boolean, 
 /** Every `select: false` path of the schema, sub-documents included (e.g. `config.secretAccessKey`). */
 export function secretPaths(schema: Schema): string[] {
   return pathsWhere(schema, (type) => (type.options as { select?: unknown }).select === false).map((p) => p.path);
-}
-
-/** `a` is `b`, inside it, or holds it. */
-export function related(a: string, b: string): boolean {
-  return a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
 }
 
 function refuse(path: string, message: string): never {
@@ -82,7 +77,7 @@ export function guardSecretPaths(schema: Schema): void {
       let narrowed: Plain | undefined;
       for (const [key, value] of Object.entries(fields)) {
         const path = key.replace(/^\+/, '');
-        if (value === 0 || value === false) continue;
+        if ((value === 0 || value === false) && !key.startsWith('+')) continue;
         if (isSecret(path)) refuse(path, `${path} is a secret: queries cannot read it${path.startsWith('config.') ? ' (the sink runner uses connection.revealSecrets())' : ''}`);
         if (typeof value !== 'number' && typeof value !== 'boolean') {
           refuse(path, `projection expressions are not allowed on ${this.model.modelName}, whose documents hold secrets`);
@@ -117,7 +112,10 @@ export function guardSecretPaths(schema: Schema): void {
       }
     });
 
+    const leaves = new Set(secrets.map((p) => p.split('.').pop()!));
     const redact = (error: unknown) => {
+      // A ValidationError's own `errors` is keyed by path: it is redacted below, not scrubbed.
+      if (!(error instanceof mongoose.Error.ValidationError)) scrubCauses(error, leaves);
       throw redactSecrets(error, (path) => isSecret(path) || holdsSecret(path));
     };
     schema.post(['validate', 'save'], { errorHandler: true }, redact);
@@ -173,10 +171,24 @@ function refuseSecretCollections(value: unknown, collections: ReadonlySet<string
 }
 
 /**
+ * Removes secret fields from the documents an error carries (a duplicate key error's cause holds the written
+ * document in `op`, `writeErrors[].err.op`, `keyValue`...), however deep, in place.
+ */
+function scrubCauses(value: unknown, leaves: ReadonlySet<string>, seen = new WeakSet<object>(), depth = 0): void {
+  if (!value || typeof value !== 'object' || seen.has(value) || depth > 12 || ArrayBuffer.isView(value)) return;
+  seen.add(value);
+  for (const key of Object.keys(value)) {
+    if (leaves.has(key)) delete (value as Plain)[key];
+    else scrubCauses((value as Plain)[key], leaves, seen, depth + 1);
+  }
+  if (value instanceof Error) scrubCauses(value.cause, leaves, seen, depth + 1);
+}
+
+/**
  * The same error without secret values: a ValidationError whose entries on secret paths no longer carry the value
  * (mongoose's cast messages quote it), and a CastError on a secret path rebuilt without it.
  */
-export function redactSecrets(error: unknown, isSecret: (path: string) => boolean): unknown {
+function redactSecrets(error: unknown, isSecret: (path: string) => boolean): unknown {
   const hidden = (e: mongoose.Error.ValidatorError | mongoose.Error.CastError, path: string) =>
     new mongoose.Error.ValidatorError({
       path,

@@ -104,7 +104,7 @@ describe('User', () => {
     user.workspaceId = 'ws_else';
     await expectInvalid(user.save(), 'workspaceId', /immutable/);
     await expect(db.models.User.updateOne({ _id: user._id }, { workspaceId: 'ws_else' })).rejects.toThrow(/workspaceId.*immutable/);
-    const stored = (await db.models.User.findById(user._id).select('+passwordHash +passwordSalt').lean())!;
+    const { _id, ...stored } = (await db.conn.db!.collection('users').findOne({ _id: user._id as never }))!;
     await expect(db.models.User.replaceOne({ _id: user._id }, { ...stored, workspaceId: 'ws_else' })).rejects.toThrow(/workspaceId.*immutable/);
     await db.models.User.replaceOne({ _id: user._id }, { ...stored, roles: ['viewer'] });
     expect((await db.models.User.findById(user._id).lean())!.roles).toEqual(['viewer']);
