@@ -258,7 +258,8 @@ connectionSchema.pre('updateMany', async function () {
   let matchedCount = 0;
   let modifiedCount = 0;
   for (const id of ids) {
-    const result = await this.model.updateOne({ ...filter, _id: id }, sealUpdate(ring, id, update!), { ...this.getOptions(), upsert: false } as mongoose.mongo.UpdateOptions);
+    // Sealed by the updateOne hook, for this one connection.
+    const result = await this.model.updateOne({ ...filter, _id: id }, update!, { ...this.getOptions(), upsert: false } as mongoose.mongo.UpdateOptions);
     matchedCount += result.matchedCount;
     modifiedCount += result.modifiedCount;
   }

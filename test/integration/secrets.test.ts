@@ -8,6 +8,10 @@ import { DuplicateKeyError, makeModels, reencryptSecrets, SecretDecryptionError,
 import { server, TEST_SECRET_KEYS, useTestDatabase } from '../support/db.js';
 
 const db = useTestDatabase('secrets');
+// TODO capability for the lead: FerretDB v1 rejects findAndModify with a projection ("fields ... not implemented"),
+// and Connection always has one (its hidden fields), so findOneAndUpdate/findOneAndReplace of a Connection fail
+// there with or without this package's changes. Those two write paths run where the server has findAndModify.
+const findAndModifyWithProjection = server.kind !== 'ferretdb';
 const s3 = { bucket: 'events-archive', region: 'eu-west-1', accessKeyId: 'AKIAEXAMPLE' };
 const http = { url: 'https://hooks.example.com/in', method: 'POST' as const };
 const otherKey = (byte: number) => Buffer.alloc(32, byte).toString('base64');
@@ -140,4 +144,278 @@ describe('Encrypted credentials: rotation', () => {
     expect(await (await newOnly.Connection.findById(a._id))!.revealSecrets()).toEqual({ secretAccessKey: 'rotate-s3' });
     expect(await (await newOnly.Connection.findById(b._id))!.revealSecrets()).toEqual({ headers: { Authorization: 'rotate-a', 'X-Key': 'rotate-b' } });
   });
+});
+
+describe('Nothing but revealSecrets returns a secret or its ciphertext', () => {
+  it('known secrets written through every write path: zero hits in raw collections (plaintext) and in every serialized form', async () => {
+    const { Connection, Pipeline, Client, User, Session } = db.models;
+    const markers: string[] = [];
+    const mark = (path: string) => {
+      const value = `LEAK_${path.replace(/\W+/g, '_')}_${randomUUID()}`;
+      markers.push(value);
+      return value;
+    };
+    const paths: Array<{ path: string; ids: string[]; last: string }> = [];
+    async function via(path: string, write: (m: () => string) => Promise<string[]>) {
+      let last = '';
+      const ids = await write(() => (last = mark(path)));
+      paths.push({ path, ids, last });
+    }
+    const created: unknown[] = [];
+    const s3conn = async (m: () => string, name = 'Leak S3') => (await Connection.create({ name, type: 'S3', config: { ...s3, secretAccessKey: m() } }))._id;
+    const httpConn = async (m: () => string, name = 'Leak HTTP') => (await Connection.create({ name, type: 'HTTP', config: { ...http, headers: { Authorization: m() } } }))._id;
+
+    await via('save', async (m) => {
+      const doc = new Connection({ name: 'Leak save', type: 'S3', config: { ...s3, secretAccessKey: m() } });
+      await doc.save();
+      created.push(doc);
+      return [doc._id];
+    });
+    await via('create', async (m) => {
+      const doc = await Connection.create({ name: 'Leak create', type: 'HTTP', config: { ...http, headers: { Authorization: m(), 'X-Key': m() } } });
+      created.push(doc);
+      return [doc._id];
+    });
+    await via('insertMany', async (m) => {
+      const docs = await Connection.insertMany([
+        { name: 'Leak insertMany', type: 'HTTP', config: { ...http, headers: { Authorization: m() } } },
+        { name: 'Leak insertMany', type: 'S3', config: { ...s3, secretAccessKey: m() } },
+      ]);
+      created.push(...docs);
+      return docs.map((d) => d._id);
+    });
+    await via('bulkWrite insertOne', async (m) => {
+      await Connection.bulkWrite([{ insertOne: { document: { _id: 'cn_leakbulk', name: 'Leak bulk', type: 'S3', config: { ...s3, secretAccessKey: m() } } } }]);
+      return ['cn_leakbulk'];
+    });
+    await via('updateOne $set config.secretAccessKey', async (m) => {
+      const id = await s3conn(m);
+      await Connection.updateOne({ _id: id }, { $set: { 'config.secretAccessKey': m() } });
+      return [id];
+    });
+    await via('updateOne $set config.headers.<name>', async (m) => {
+      const id = await httpConn(m);
+      await Connection.updateOne({ _id: id }, { 'config.headers.X-New': m() });
+      return [id];
+    });
+    await via('updateOne $set config (filter without _id)', async (m) => {
+      const id = await httpConn(m, 'Leak by name');
+      await Connection.updateOne({ name: 'Leak by name' }, { $set: { config: { ...http, headers: { Authorization: m() } } } });
+      return [id];
+    });
+    await via('updateOne upsert', async (m) => {
+      await Connection.updateOne({ _id: 'cn_leakupsert' }, { $set: { config: { ...s3, secretAccessKey: m() } }, $setOnInsert: { name: 'Leak upsert', type: 'S3' } }, { upsert: true });
+      return ['cn_leakupsert'];
+    });
+    await via('updateMany', async (m) => {
+      const ids = [await httpConn(m, 'Leak many'), await httpConn(m, 'Leak many')];
+      const result = await Connection.updateMany({ name: 'Leak many' }, { $set: { 'config.headers.Authorization': m() } });
+      expect(result.modifiedCount).toBe(2);
+      return ids;
+    });
+    if (findAndModifyWithProjection) await via('findOneAndUpdate', async (m) => {
+      const id = await s3conn(m);
+      const returned = await Connection.findOneAndUpdate({ _id: id }, { $set: { 'config.secretAccessKey': m() } }, { new: true });
+      created.push(returned);
+      return [id];
+    });
+    await via('replaceOne', async (m) => {
+      const id = await s3conn(m);
+      await Connection.replaceOne({ _id: id }, { name: 'Leak replaced', type: 'S3', config: { ...s3, secretAccessKey: m() } });
+      return [id];
+    });
+    if (findAndModifyWithProjection) await via('findOneAndReplace', async (m) => {
+      const id = await httpConn(m);
+      created.push(await Connection.findOneAndReplace({ _id: id }, { name: 'Leak replaced', type: 'HTTP', config: { ...http, headers: { Authorization: m() } } }, { new: true }));
+      return [id];
+    });
+    await via('bulkWrite updateOne/updateMany/replaceOne', async (m) => {
+      const [a, b, c] = [await s3conn(m), await httpConn(m), await s3conn(m)];
+      await Connection.bulkWrite([
+        { updateOne: { filter: { _id: a }, update: { $set: { 'config.secretAccessKey': m() } } } },
+        { updateMany: { filter: { _id: b }, update: { $set: { 'config.headers.Authorization': m() } } } },
+        { replaceOne: { filter: { _id: c }, replacement: { name: 'Leak bulk replaced', type: 'S3', config: { ...s3, secretAccessKey: m() } } as never } },
+      ]);
+      return [a, b, c];
+    });
+
+    // Every write stored what it was given: revealSecrets gives each path's last value back.
+    const allIds = paths.flatMap((p) => p.ids);
+    const revealed = new Set<string>();
+    for (const id of allIds) {
+      const secrets = await (await Connection.findById(id))!.revealSecrets();
+      for (const value of [secrets.secretAccessKey, ...Object.values(secrets.headers ?? {})]) if (value) revealed.add(value);
+    }
+    for (const { path, last } of paths) expect(revealed, path).toContain(last);
+
+    // The other secrets of the package: a client secret and its hash, a password and its hash, a session token.
+    const { client, secret } = await Client.createWithSecret({ _id: 'cl_leak', name: 'Leak client' });
+    markers.push(secret);
+    const password = mark('password');
+    const user = new User({ workspaceId: 'ws_leak', username: 'leak-user' });
+    await user.setPassword(password);
+    await user.save();
+    const { token } = await Session.issue({ workspaceId: 'ws_leak', principalType: 'client', principalId: client._id, ttlSeconds: 600 });
+    markers.push(token);
+    await Pipeline.create({
+      workspaceId: 'ws_leak',
+      name: 'Leak pipeline',
+      streams: [{ topic: 'leak.out', type: 'sink' }],
+      sinkConnections: allIds.map((connectionId) => ({ connectionId, streamName: 'leak.out' })),
+    });
+
+    // The raw database: no plaintext anywhere; what is stored secret is collected to be looked for everywhere else.
+    const stored: string[] = [];
+    let rawHits = 0;
+    for (const { name } of await db.conn.db!.listCollections().toArray()) {
+      for (const doc of await db.conn.db!.collection(name).find().toArray()) {
+        const json = JSON.stringify(doc);
+        rawHits += markers.filter((m) => json.includes(m)).length;
+        const secretsOf = (o: Record<string, unknown> | undefined, keys: string[]) => keys.map((k) => o?.[k]).filter((v): v is string => typeof v === 'string');
+        stored.push(...secretsOf(doc, ['secretHash', 'secretSalt', 'passwordHash', 'passwordSalt']));
+        stored.push(...secretsOf(doc.config, ['secretAccessKey']), ...Object.values((doc.config?.headers ?? {}) as Record<string, string>));
+      }
+    }
+    expect(rawHits).toBe(0);
+    expect(stored.filter((v) => v.startsWith('aes256gcm:')).length).toBeGreaterThanOrEqual(paths.length);
+
+    const logged: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void logged.push(util.format(...args)));
+    const show = (value: unknown) => [JSON.stringify(value) ?? '', util.inspect(value, { depth: 12 })];
+    const printed = (value: unknown) => {
+      console.log(value);
+      return logged.splice(0);
+    };
+    const refused = async (query: PromiseLike<unknown>) => {
+      const error = await errorOf(Promise.resolve(query));
+      expect(error, 'expected the query to be refused').toBeInstanceOf(Error);
+      return show(error);
+    };
+    type Form = [string, (id: string) => Promise<string[]>];
+    const forms: Form[] = [
+      ['find: JSON.stringify', async (id) => [JSON.stringify(await Connection.findById(id))]],
+      ['toJSON', async (id) => show((await Connection.findById(id))!.toJSON())],
+      ['toObject', async (id) => show((await Connection.findById(id))!.toObject())],
+      ['util.inspect(doc)', async (id) => [util.inspect(await Connection.findById(id), { depth: 12 })]],
+      ['util.inspect(doc.config) and JSON.stringify(doc.config)', async (id) => show((await Connection.findById(id))!.config)],
+      ['console.log(doc)', async (id) => printed(await Connection.findById(id))],
+      ['lean()', async (id) => show(await Connection.findById(id).lean())],
+      ["select('config') lean and hydrated", async (id) => [...show(await Connection.findById(id).select('config').lean()), ...show(await Connection.findById(id).select('config'))]],
+      ['{ config: 1 }', async (id) => show(await Connection.find({ _id: id }, { config: 1 }).lean())],
+      ["'name config' lean", async (id) => show(await Connection.find({ _id: id }).select('name config').lean())],
+      ["select('+config.secretAccessKey') refused", (id) => refused(Connection.findById(id).select('+config.secretAccessKey').lean())],
+      ["select('+config.headers') refused", (id) => refused(Connection.findById(id).select('+config.headers'))],
+      ["distinct('config.secretAccessKey') refused", (id) => refused(Connection.distinct('config.secretAccessKey', { _id: id }))],
+      ["distinct('config') refused", (id) => refused(Connection.distinct('config', { _id: id }))],
+      ['aggregate', async (id) => show(await Connection.aggregate([{ $match: { _id: id } }]))],
+      ['aggregate $project config', async (id) => show(await Connection.aggregate([{ $match: { _id: id } }, { $project: { config: 1 } }]))],
+      [
+        'populate (lean and hydrated)',
+        async () => [
+          ...show(await Pipeline.findOne({ workspaceId: 'ws_leak' }).populate('sinkConnections.connectionId').lean()),
+          ...show(await Pipeline.findOne({ workspaceId: 'ws_leak' }).populate({ path: 'sinkConnections.connectionId', select: 'config' })),
+        ],
+      ],
+    ];
+    if (findAndModifyWithProjection) forms.push(['findOneAndUpdate result', async (id) => show(await Connection.findOneAndUpdate({ _id: id }, { $set: { status: 'active' } }, { new: true }))]);
+    const note = findAndModifyWithProjection ? '' : `; skipped: ${server.description} lacks findAndModify with a projection (findOneAndUpdate/findOneAndReplace paths and form)`;
+    const scan = (outputs: string[]) => outputs.reduce((hits, out) => hits + [...markers, ...stored].filter((s) => out.includes(s)).length, 0);
+    let hits = 0;
+    let checked = 0;
+    try {
+      for (const { ids } of paths) {
+        for (const [form, run] of forms) {
+          const found = scan(await run(ids[0]!));
+          expect(found, `${form}`).toBe(0);
+          hits += found;
+          checked += 1;
+        }
+      }
+      // The documents write paths returned, as they are in memory.
+      const inMemory = created.flatMap((doc) => [...show(doc), ...printed(doc), ...show((doc as { toObject(): unknown }).toObject())]);
+      hits += scan(inMemory);
+      checked += created.length;
+      // Errors and their causes: casts and validation of secret values, and duplicate keys carrying the document.
+      const failing: Array<[string, () => Promise<unknown>]> = [
+        ['cast error on create', () => Connection.create({ name: 'Leak cast', type: 'S3', config: { ...s3, secretAccessKey: { oops: mark('cast') } as unknown as string } })],
+        ['cast error on update', () => Connection.updateOne({ _id: allIds[0] }, { $set: { 'config.secretAccessKey': { oops: mark('cast-update') } as unknown as string } })],
+        ['validation error on a header', () => Connection.create({ name: 'Leak header', type: 'HTTP', config: { ...http, headers: { 'X-Bad': `${mark('header')}\r\nX-Evil: 1` } } })],
+        ['DuplicateKeyError on create', () => Connection.create({ _id: allIds[0], name: 'Leak dup', type: 'HTTP', config: { ...http, headers: { Authorization: mark('dup') } } })],
+        ['DuplicateKeyError on insertMany', () => Connection.insertMany([{ _id: allIds[1], name: 'Leak dup', type: 'S3', config: { ...s3, secretAccessKey: mark('dup-many') } }])],
+        ['duplicate key error of bulkWrite (the driver error, scrubbed)', () => Connection.bulkWrite([{ insertOne: { document: { _id: allIds[2], name: 'Leak dup', type: 'S3', config: { ...s3, secretAccessKey: mark('dup-bulk') } } } }])],
+        ['DuplicateKeyError of a client', () => Client.createWithSecret({ _id: 'cl_leak', name: 'Leak client again' })],
+        ["Client select('+secretHash')", () => Client.findById('cl_leak').select('+secretHash').exec()],
+        ["User select('+passwordHash')", () => User.findById(user._id).select('+passwordHash').exec()],
+      ];
+      for (const [name, write] of failing) {
+        const error = await errorOf(write());
+        expect(error, name).toBeInstanceOf(Error);
+        if (name.startsWith('DuplicateKeyError')) expect(error, name).toBeInstanceOf(DuplicateKeyError);
+        const found = scan([...show(error), ...show((error as Error).cause), ...printed(error)]);
+        expect(found, name).toBe(0);
+        hits += found;
+        checked += 1;
+      }
+      // Clients, users and sessions as queries and the package's statics return them.
+      const others = [
+        ...show(await Client.findById('cl_leak')),
+        ...show(await Client.findById('cl_leak').lean()),
+        ...show(await Client.authenticate('cl_leak', secret)),
+        ...printed(await Client.authenticate('cl_leak', secret)),
+        ...show(client),
+        ...show(await User.authenticate('leak-user', password)),
+        ...show(await User.findById(user._id).lean()),
+        ...show(user),
+        ...show(await Session.verify(token)),
+        ...show(await Session.find({ workspaceId: 'ws_leak' }).lean()),
+        ...show(await Client.aggregate([{ $match: { _id: 'cl_leak' } }])),
+      ];
+      hits += scan(others);
+      checked += 11;
+    } finally {
+      log.mockRestore();
+    }
+    expect(hits).toBe(0);
+    expect(await db.conn.db!.collection('connections').countDocuments({ name: { $in: ['Leak cast', 'Leak header', 'Leak dup'] } })).toBe(0);
+    console.log(
+      `leak scan: ${paths.length} write paths x ${forms.length} forms = ${paths.length * forms.length} checks, plus ${checked - paths.length * forms.length} ` +
+        `in-memory documents, error and other-model forms; ${markers.length} known secrets and ${stored.length} stored secret values looked for; 0 hits${note}`,
+    );
+  });
+});
+
+describe('authenticate and verify under random input', () => {
+  it('Client.authenticate, User.authenticate and Session.verify never throw and never accept a wrong secret or token', async () => {
+    const { Client, User, Session } = db.models;
+    const { client, secret } = await Client.createWithSecret({ name: 'Fuzzed client' });
+    const user = new User({ workspaceId: 'ws_fuzz', username: 'fuzzed' });
+    await user.setPassword('fuzzed-password');
+    await user.save();
+    const { token } = await Session.issue({ workspaceId: 'ws_fuzz', principalType: 'client', principalId: client._id, ttlSeconds: 600 });
+    const nearly = (value: string) => fc.oneof(fc.string(), fc.anything(), fc.integer({ min: 0, max: value.length - 1 }).map((i) => value.slice(0, i) + (value[i] === 'x' ? 'y' : 'x') + value.slice(i + 1)));
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.constant(client._id), fc.string(), fc.anything()), nearly(secret), async (id, guess) => {
+        fc.pre(guess !== secret);
+        expect(await Client.authenticate(id, guess)).toBeNull();
+      }),
+      { numRuns: 300 },
+    );
+    await fc.assert(
+      fc.asyncProperty(nearly(token), async (guess) => {
+        fc.pre(guess !== token);
+        expect(await Session.verify(guess)).toBeNull();
+      }),
+      { numRuns: 300 },
+    );
+    // scrypt costs ~0.4 s per call, so fewer runs here.
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.constant('fuzzed'), fc.string(), fc.anything()), nearly('fuzzed-password'), async (name, guess) => {
+        fc.pre(guess !== 'fuzzed-password');
+        expect(await User.authenticate(name, guess)).toBeNull();
+      }),
+      { numRuns: 8 },
+    );
+    expect((await Client.authenticate(client._id, secret))?._id).toBe(client._id);
+    expect(await Session.verify(token)).not.toBeNull();
+  }, 60_000);
 });
