@@ -115,7 +115,7 @@ export type Client = InferSchemaType<typeof clientSchema>;
 export type ClientDocument = ObtainSchemaGeneric<typeof clientSchema, 'THydratedDocumentType'>;
 
 /** The statics' results typed with the document's methods (inside the schema they can only see the raw type). */
-interface ClientStatics {
+export interface ClientStatics {
   createWithSecret(fields: ClientFields): Promise<{ client: ClientDocument; secret: string }>;
   authenticate(clientId: unknown, secret: unknown): Promise<ClientDocument | null>;
 }

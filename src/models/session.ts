@@ -139,7 +139,7 @@ export function isLive(session: { status?: string | null; expiresAt?: Date | str
   return session.status === 'active' && session.expiresAt != null && new Date(session.expiresAt).getTime() > now.getTime();
 }
 
-interface SessionStatics {
+export interface SessionStatics {
   issue(fields: IssueFields): Promise<{ session: SessionDocument; token: string }>;
   verify(token: unknown): Promise<LiveSession | null>;
 }
