@@ -102,6 +102,20 @@ describe('Connection', () => {
     await Connection.create({ name: 'Fine url', type: 'HTTP', config: { ...http, url: 'https://169.255.0.1:8443/in' } });
   });
 
+  it('credentials change only through $set and $unset: $rename, $push and pipeline-style updates are refused, and nothing changes', async () => {
+    const { Connection } = db.models;
+    const created = await Connection.create({ name: 'Guarded', type: 'S3', config: s3 });
+    const raw = db.conn.db!.collection('connections');
+    const before = await raw.findOne({ _id: created._id as never });
+    await expectInvalid(Connection.updateOne({ _id: created._id }, { $rename: { 'config.secretAccessKey': 'config.accessKeyId' } }), 'config.secretAccessKey');
+    await expectInvalid(Connection.updateOne({ _id: created._id }, { $rename: { name: 'config.secretAccessKey' } }), 'config.secretAccessKey');
+    await expectInvalid(Connection.updateOne({ _id: created._id }, [{ $set: { name: '$config.secretAccessKey' } }], { updatePipeline: true }), 'update');
+    await expectInvalid(Connection.bulkWrite([{ updateOne: { filter: { name: 'Guarded' }, update: { $set: { 'config.secretAccessKey': 'x' } } } }]), 'config');
+    expect(await raw.findOne({ _id: created._id as never })).toEqual(before);
+    await Connection.updateOne({ _id: created._id }, { $set: { 'config.secretAccessKey': 'rotated-key' } });
+    expect(await created.revealSecrets()).toEqual({ secretAccessKey: 'rotated-key' });
+  });
+
   it('status is indexed', async () => {
     expect((await db.models.Connection.collection.indexes()).map((i) => i.key)).toContainEqual({ status: 1 });
   });

@@ -344,6 +344,10 @@ describe('Nothing but revealSecrets returns a secret or its ciphertext', () => {
         ['DuplicateKeyError on insertMany', () => Connection.insertMany([{ _id: allIds[1], name: 'Leak dup', type: 'S3', config: { ...s3, secretAccessKey: mark('dup-many') } }])],
         ['duplicate key error of bulkWrite (the driver error, scrubbed)', () => Connection.bulkWrite([{ insertOne: { document: { _id: allIds[2], name: 'Leak dup', type: 'S3', config: { ...s3, secretAccessKey: mark('dup-bulk') } } } }])],
         ['DuplicateKeyError of a client', () => Client.createWithSecret({ _id: 'cl_leak', name: 'Leak client again' })],
+        [
+          'aggregate $lookup of a collection holding secrets',
+          () => Pipeline.aggregate([{ $match: { workspaceId: 'ws_leak' } }, { $lookup: { from: 'connections', localField: 'sinkConnections.connectionId', foreignField: '_id', as: 'c' } }]).exec(),
+        ],
         ["Client select('+secretHash')", () => Client.findById('cl_leak').select('+secretHash').exec()],
         ["User select('+passwordHash')", () => User.findById(user._id).select('+passwordHash').exec()],
       ];

@@ -1,7 +1,9 @@
 import type { Connection as MongooseConnection } from 'mongoose';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
+  isLive,
   makeModels,
+  reencryptSecrets,
   type Client,
   type Contact,
   type ContactRole,
@@ -67,6 +69,15 @@ describe('consumer-facing types', () => {
     expectTypeOf(client.rotateSecret).parameter(0).toEqualTypeOf<{ graceSeconds: number }>();
     // @ts-expect-error the package makes the secret fields
     await models.Client.createWithSecret({ name: 'Shop', secretHash: 'x' });
+    const { session, token } = await models.Session.issue({ workspaceId: 'ws_1', principalType: 'client', principalId: 'cl_1', ttlSeconds: 60 });
+    expectTypeOf(token).toEqualTypeOf<string>();
+    expectTypeOf(session.isLive).toEqualTypeOf<(now?: Date) => boolean>();
+    const live = await models.Session.verify(token);
+    expectTypeOf(live).toEqualTypeOf<Session | null>();
+    expectTypeOf(isLive(live!)).toEqualTypeOf<boolean>();
+    const connection = await models.Connection.findById('cn_1').orFail();
+    expectTypeOf(await connection.revealSecrets()).toEqualTypeOf<{ secretAccessKey?: string; headers?: Record<string, string> }>();
+    expectTypeOf(reencryptSecrets).returns.toEqualTypeOf<Promise<{ connections: number; values: number }>>();
     const authenticated = await models.Client.authenticate('cl_1', 'secret');
     expectTypeOf(authenticated).not.toBeAny();
     expectTypeOf(authenticated!._id).toEqualTypeOf<string>();
