@@ -57,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
 async function demo(uri: string | undefined, dbName: string | undefined, keep: boolean): Promise<number> {
   const started = Date.now();
   if (uri) process.env.MONGODB_URI = uri;
-  const server = await startMongoServer((line) => console.log(line));
+  const server = await startMongoServer({ log: (line) => console.log(line) });
   console.log(`Server: ${server.description} (ready in ${Date.now() - started} ms)`);
   const conn = await mongoose.createConnection(server.uri, { dbName: dbName ?? `data_models_demo_${Date.now()}` }).asPromise();
   try {

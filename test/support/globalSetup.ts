@@ -16,7 +16,7 @@ export default async function setup(project: TestProject) {
     `Test server: ${server.description}, ready in ${Date.now() - started} ms` +
       (missing.length ? `; lacks ${missing.join(', ')}: tests that need them are skipped with the reason` : ''),
   );
-  const { uri, kind, description, capabilities } = server;
-  project.provide('server', { uri, kind, description, capabilities });
+  const { uri, kind, description, capabilities, missing: reasons } = server;
+  project.provide('server', { uri, kind, description, capabilities, missing: reasons });
   return () => server.stop();
 }
