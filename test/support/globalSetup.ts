@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startMongoServer, type RunningServer, type ServerInfo, type ServerKind } from '../../src/mongoServer.js';
+import { SERVER_KINDS, startMongoServer, type RunningServer, type ServerInfo } from '../../src/mongoServer.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,12 +17,13 @@ const servers = (shared.dataModelsServers ??= new Map());
  * project (package tests need a server for the CLI and consumers) gets the first server of the order.
  */
 export default async function setup(project: TestProject) {
-  const kind = (['mongod', 'secantus', 'ferretdb'] as const).find((k) => k === project.name);
+  const kind = SERVER_KINDS.find((k) => k === project.name);
   const key = kind ?? 'first';
-  let entry = servers.get(key);
+  // The unit project takes the first server of the order that an integration project already started, if any.
+  let entry = servers.get(key) ?? (kind ? undefined : SERVER_KINDS.map((k) => servers.get(k)).find(Boolean));
   if (!entry) {
     const started = Date.now();
-    const server = startMongoServer({ kind: kind as ServerKind | undefined });
+    const server = startMongoServer({ kind });
     entry = { server, users: 0 };
     servers.set(key, entry);
     const running = await server;
