@@ -15,6 +15,11 @@ export interface Capabilities {
   duplicateKeyOnUpdate: boolean;
   /** Concurrent updates of one document are all kept (FerretDB v1 loses most of them). */
   atomicUpdates: boolean;
+  /**
+   * findAndModify with a projection returns the updated document without the projected-out fields (mongoose sends one
+   * for every model with `select: false` paths: Client, User, Connection; FerretDB v1 does not implement it).
+   */
+  findAndModifyProjection: boolean;
 }
 export type Capability = keyof Capabilities;
 
@@ -104,6 +109,12 @@ const CHECKS: Record<Capability, Check> = {
     const doc = await c.findOne({ _id: 'one' });
     const kept = doc ? Object.keys(doc).length - 2 : 0;
     return (doc?.n === rounds * 16 && kept === rounds * 16) || `kept ${kept} of ${rounds * 16} concurrent updates of one document`;
+  },
+  async findAndModifyProjection(db) {
+    const c = db.collection<{ _id: string; shown: number; hidden: string }>('projection');
+    await c.insertOne({ _id: 'one', shown: 1, hidden: 'secret' });
+    const found = await c.findOneAndUpdate({ _id: 'one' }, { $set: { shown: 2 } }, { projection: { hidden: 0 }, returnDocument: 'after' });
+    return (found?.shown === 2 && !('hidden' in found)) || `findAndModify with a projection returned ${JSON.stringify(found)}`;
   },
 };
 

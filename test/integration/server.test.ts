@@ -19,6 +19,25 @@ describe('the test server and its probe', () => {
     expect(databases.map((d) => d.name).filter((name) => name.startsWith(`capabilities_${process.pid}_`))).toEqual([]);
   });
 
+  it('16 concurrent updates of one document are all kept where the probe found atomicUpdates', async (test) => {
+    needs(test, 'atomicUpdates', 'a server that loses concurrent updates cannot show that none is lost');
+    const counters = db.conn.db!.collection<{ _id: string; n: number }>('counters');
+    await counters.insertOne({ _id: 'one', n: 0 });
+    await Promise.all(Array.from({ length: 16 }, (_, i) => counters.updateOne({ _id: 'one' }, { $inc: { n: 1 }, $set: { [`f${i}`]: i } })));
+    const stored = await counters.findOne({ _id: 'one' });
+    expect(stored).toMatchObject({ n: 16, ...Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`f${i}`, i])) });
+  });
+
+  it('findOneAndUpdate on a model with hidden secrets returns the updated document without them', async (test) => {
+    needs(test, 'findAndModifyProjection', 'mongoose sends findAndModify with a projection for select:false paths');
+    const client = new db.models.Client({ name: 'Before' });
+    await client.setSecret('a long enough secret');
+    await client.save();
+    const updated = await db.models.Client.findOneAndUpdate({ _id: client._id }, { name: 'After' }, { returnDocument: 'after' }).lean();
+    expect(updated).toMatchObject({ _id: client._id, name: 'After' });
+    expect(updated).not.toHaveProperty('secretHash');
+  });
+
   // Slow (a TTL monitor pass comes every 60 s, as in mongod): opt in with DATA_MODELS_SLOW_TESTS=1 (.ci/run does).
   it('a TTL index really deletes expired documents', { timeout: 150_000 }, async (test) => {
     needs(test, 'ttlIndexes', 'the TTL index must exist for its deletion to be seen');
