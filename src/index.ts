@@ -1,6 +1,7 @@
 // The package's public API. Everything not exported here is internal.
-export { makeModels, syncIndexes, type Models, type ModelName, type MakeModelsOptions } from './makeModels.js';
+export { makeModels, type Models, type ModelName, type MakeModelsOptions } from './makeModels.js';
 export type { SecretKeys } from './secretBox.js';
+export { syncIndexes, type IndexNotBuilt, type IndexReport, type ModelIndexReport } from './indexes.js';
 export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError } from './errors.js';
 export * from './contracts/enums.js';
 export { validatePipelineGraph, nodeId, parseNodeId, type GraphProblem, type GraphProblemCode, type PipelineGraph } from './contracts/pipelineGraph.js';

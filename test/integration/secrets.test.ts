@@ -8,10 +8,9 @@ import { DuplicateKeyError, makeModels, reencryptSecrets, SecretDecryptionError,
 import { server, TEST_SECRET_KEYS, useTestDatabase } from '../support/db.js';
 
 const db = useTestDatabase('secrets');
-// TODO capability for the lead: FerretDB v1 rejects findAndModify with a projection ("fields ... not implemented"),
-// and Connection always has one (its hidden fields), so findOneAndUpdate/findOneAndReplace of a Connection fail
-// there with or without this package's changes. Those two write paths run where the server has findAndModify.
-const findAndModifyWithProjection = server.kind !== 'ferretdb';
+// Connection always sends a projection (its hidden fields), so findOneAndUpdate/findOneAndReplace of a Connection
+// fail on a server without findAndModifyProjection (FerretDB v1), with or without this package's changes.
+const findAndModifyWithProjection = server.capabilities.findAndModifyProjection;
 const s3 = { bucket: 'events-archive', region: 'eu-west-1', accessKeyId: 'AKIAEXAMPLE' };
 const http = { url: 'https://hooks.example.com/in', method: 'POST' as const };
 const otherKey = (byte: number) => Buffer.alloc(32, byte).toString('base64');
