@@ -18,29 +18,52 @@ const user = new User({ workspaceId: 'ws_bench', username: 'bench-user' });
 await user.setPassword('bench-password');
 await user.save();
 
-async function measure(name: string, calls: number, op: (i: number) => Promise<unknown>) {
-  for (let i = 0; i < Math.max(3, calls / 10); i++) await op(i);
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  for (let i = 0; i < calls; i++) await op(i);
-  const wall = (performance.now() - start) / calls;
-  const used = process.cpuUsage(cpu);
-  const perCall = (used.user + used.system) / calls;
-  console.log(`${name.padEnd(46)} ${String(calls).padStart(6)} calls  client CPU ${perCall.toFixed(0).padStart(7)} µs/call  wall ${(wall * 1000).toFixed(0).padStart(7)} µs/call`);
-  return perCall;
+type Contender = [name: string, op: (i: number) => Promise<unknown>];
+
+/** Runs the contenders round by round (interleaved, so load changes hit all alike); prints median per-call figures. */
+async function compare(title: string, calls: number, rounds: number, contenders: Contender[]) {
+  const cpu = new Map<string, number[]>(contenders.map(([name]) => [name, []]));
+  const wall = new Map<string, number[]>(contenders.map(([name]) => [name, []]));
+  for (const [, op] of contenders) for (let i = 0; i < Math.max(3, calls / 5); i++) await op(i);
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, op] of contenders) {
+      const before = process.cpuUsage();
+      const start = performance.now();
+      for (let i = 0; i < calls; i++) await op(round * calls + i);
+      const used = process.cpuUsage(before);
+      cpu.get(name)!.push((used.user + used.system) / calls);
+      wall.get(name)!.push(((performance.now() - start) * 1000) / calls);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const base = median(cpu.get(contenders[0]![0])!);
+  console.log(`\n${title} (${rounds} rounds of ${calls} sequential calls, medians)`);
+  for (const [name] of contenders) {
+    const c = median(cpu.get(name)!);
+    console.log(`  ${name.padEnd(44)} client CPU ${c.toFixed(0).padStart(7)} µs/call (${(c / base).toFixed(2)}x)  wall ${median(wall.get(name)!).toFixed(0).padStart(7)} µs/call`);
+  }
 }
 
-console.log(`Server: ${server.description}; sequential calls, one process\n`);
+console.log(`Server: ${server.description}; one process`);
 const clientsRaw = conn.db!.collection('clients');
 const sessionsRaw = conn.db!.collection('sessions');
-await measure('driver findOne({ _id }) on clients', 2000, (i) => clientsRaw.findOne({ _id: clients[i % 50]!.client._id as never }));
-await measure('Client.authenticate(id, secret)', 2000, (i) => Client.authenticate(clients[i % 50]!.client._id, clients[i % 50]!.secret));
-await measure('Client.authenticate, wrong secret', 2000, (i) => Client.authenticate(clients[i % 50]!.client._id, clients[(i + 1) % 50]!.secret));
-await measure('driver findOne({ _id }) on sessions', 2000, (i) => sessionsRaw.findOne({ _id: sessions[(i * 7) % 1000]!.session._id as never }));
-await measure('Session.verify(token)', 2000, (i) => Session.verify(sessions[(i * 7) % 1000]!.token));
-await measure('Session.verify(malformed token): no query', 2000, () => Session.verify('esps_not-a-token'));
-await measure('User.authenticate(username, password)', 10, () => User.authenticate('bench-user', 'bench-password'));
-await measure('User.authenticate, unknown user', 10, () => User.authenticate('nobody', 'bench-password'));
+const client = (i: number) => clients[i % clients.length]!;
+const session = (i: number) => sessions[(i * 7) % sessions.length]!;
+await compare('Client.authenticate', 500, 5, [
+  ["driver findOne({ _id, status: 'active' })", (i) => clientsRaw.findOne({ _id: client(i).client._id as never, status: 'active' })],
+  ['Client.authenticate(id, secret)', (i) => Client.authenticate(client(i).client._id, client(i).secret)],
+  ['Client.authenticate, wrong secret', (i) => Client.authenticate(client(i).client._id, client(i + 1).secret)],
+]);
+await compare('Session.verify', 500, 5, [
+  ['driver findOne({ _id })', (i) => sessionsRaw.findOne({ _id: session(i).session._id as never })],
+  ['Session.verify(token)', (i) => Session.verify(session(i).token)],
+  ['Session.verify(malformed token): no query', () => Session.verify('esps_not-a-token')],
+]);
+await compare('User.authenticate (scrypt N=2^17)', 4, 3, [
+  ["driver findOne({ username, status: 'active' })", () => conn.db!.collection('users').findOne({ username: 'bench-user', status: 'active' })],
+  ['User.authenticate(username, password)', () => User.authenticate('bench-user', 'bench-password')],
+  ['User.authenticate, unknown user', () => User.authenticate('nobody', 'bench-password')],
+]);
 
 await conn.dropDatabase();
 await conn.close();
