@@ -81,8 +81,9 @@ export const clientSchema = Schema.create(
        */
       async authenticate(clientId: unknown, secret: unknown) {
         if (typeof clientId !== 'string' || !ID_PATTERN.test(clientId) || !isToken(secret, TOKEN_PREFIXES.clientSecret)) return null;
-        const stored = await this.collection.findOne<StoredSecret & Record<string, unknown>>({ _id: clientId as never, status: 'active' });
-        if (!stored) return null;
+        // By `_id` alone, the server's fastest path; the status is checked here.
+        const stored = await this.collection.findOne<StoredSecret & Record<string, unknown>>({ _id: clientId as never });
+        if (stored?.status !== 'active') return null;
         const ok =
           clientSecretMatches(secret, stored.secretHash, stored.secretSalt) ||
           (stored.previousSecretExpiresAt instanceof Date &&

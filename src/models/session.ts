@@ -67,7 +67,9 @@ export const sessionSchema = Schema.create(
        */
       async verify(token: unknown) {
         if (!isToken(token, TOKEN_PREFIXES.sessionToken)) return null;
-        return this.collection.findOne({ _id: sessionIdFromToken(token) as never, status: 'active', expiresAt: { $gt: new Date() } });
+        // By `_id` alone, the server's fastest path; liveness is checked here.
+        const session = await this.collection.findOne<{ status?: string; expiresAt?: Date }>({ _id: sessionIdFromToken(token) as never });
+        return session && isLive(session) ? session : null;
       },
       /** Revokes one session by its id; true when a live one was revoked. */
       async revoke(sessionId: string): Promise<boolean> {
