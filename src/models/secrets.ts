@@ -112,10 +112,10 @@ export function guardSecretPaths(schema: Schema): void {
       }
     });
 
-    const leaves = new Set(secrets.map((p) => p.split('.').pop()!));
+    const secretNames = new Set(secrets.map((p) => p.split('.').pop()!));
     const redact = (error: unknown) => {
       // A ValidationError's own `errors` is keyed by path: it is redacted below, not scrubbed.
-      if (!(error instanceof mongoose.Error.ValidationError)) scrubCauses(error, leaves);
+      if (!(error instanceof mongoose.Error.ValidationError)) scrubCauses(error, secretNames);
       throw redactSecrets(error, (path) => isSecret(path) || holdsSecret(path));
     };
     schema.post(['validate', 'save'], { errorHandler: true }, redact);

@@ -38,6 +38,15 @@ describe('Connection', () => {
     expect(JSON.stringify([rawA, rawB])).not.toMatch(/wJalrXUtnFEMI|t0ken|k3y-value/);
   });
 
+  it("select('config') and { config: 1 } give the config's other fields, without the credentials", async () => {
+    const { Connection } = db.models;
+    const a = await Connection.create({ name: 'Projected S3', type: 'S3', config: s3 });
+    const b = await Connection.create({ name: 'Projected HTTP', type: 'HTTP', config: http });
+    expect((await Connection.findById(a._id).select('config').lean())!.config).toEqual({ bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId });
+    expect((await Connection.findById(b._id, { config: 1 }).lean())!.config).toEqual({ url: http.url, method: http.method });
+    expect((await Connection.findById(b._id).select('name config'))!.toObject()).toMatchObject({ name: 'Projected HTTP', config: { url: http.url, method: http.method } });
+  });
+
   it('a connection loaded without its hidden fields can still be changed and saved', async () => {
     const { Connection } = db.models;
     const created = await Connection.create({ name: 'Rename me', type: 'S3', config: s3 });
