@@ -77,7 +77,7 @@ export const clientSchema = Schema.create(
       },
       /**
        * The active client with this id whose secret (or previous secret, within its grace period) matches, or null.
-       * Malformed input gives null without a query; one read by `_id`, then an HMAC: microseconds of CPU.
+       * Malformed input gives null without a query; one read by `_id`, then an HMAC (microseconds, not scrypt).
        */
       async authenticate(clientId: unknown, secret: unknown) {
         if (typeof clientId !== 'string' || !ID_PATTERN.test(clientId) || !isToken(secret, TOKEN_PREFIXES.clientSecret)) return null;
