@@ -3,7 +3,7 @@ import { ACTIVE_STATUSES, STREAM_TYPES } from '../contracts/enums.js';
 import { validatePipelineGraph, type PipelineGraph } from '../contracts/pipelineGraph.js';
 import { isCode, isTopic } from '../contracts/rules.js';
 import { codeWhenMissing } from './freeCode.js';
-import { guardPipelineGraphUpdates } from './updateGuards.js';
+import { guardPipelineGraphUpdates } from './pipelineGraphUpdates.js';
 import { idField, nameField, schemaOptions, workspaceIdField } from './fields.js';
 
 const topicField = {
@@ -132,7 +132,7 @@ pipelineSchema.index({ 'sinkConnections.connectionId': 1 });
 
 pipelineSchema.plugin(codeWhenMissing, ['workspaceId']);
 // The whole graph must make sense before it is saved (contracts/pipelineGraph.ts); every problem is reported on
-// its own path. Query updates of graph fields are checked, or refused, by guardPipelineGraphUpdates.
+// its own path. Query updates of graph fields are checked, or refused, by guardPipelineGraphUpdates (pipelineGraphUpdates.ts).
 pipelineSchema.pre('validate', function () {
   for (const problem of validatePipelineGraph(this)) {
     this.invalidate(problem.path, problem.message, undefined, problem.code);
