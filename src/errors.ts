@@ -136,3 +136,14 @@ export function duplicateKeyErrors(schema: Schema): void {
     throw new DuplicateKeyError(this.model.modelName, await describe(this.model, error, undefined), { cause: error });
   });
 }
+
+/**
+ * Turns mongoose's VersionError into a ConflictError. The schemas that people edit set `optimisticConcurrency`, so
+ * a `save()` of a document that another writer changed since it was read fails, whatever field changed.
+ */
+export function conflictErrors(schema: Schema): void {
+  schema.post('save', { errorHandler: true }, function (error) {
+    if ((error as { name?: unknown }).name !== 'VersionError') throw error;
+    throw new ConflictError((this.constructor as Model<unknown>).modelName, String(this._id), { cause: error });
+  });
+}

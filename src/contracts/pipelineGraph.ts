@@ -58,6 +58,15 @@ export function parseNodeId(id: string): { kind: NodeKind; key: string } | undef
   return { kind, key: id.slice(colon + 1).replaceAll('~', '.') };
 }
 
+/**
+ * Whether `key` may be stored as a layout key: a node id of a known kind, never a name a JavaScript object or a
+ * mongoose map reserves (`__proto__`, `constructor`, `prototype`), nor one MongoDB reads as a path or operator.
+ */
+export function isLayoutKey(key: string): boolean {
+  const node = typeof key === 'string' ? parseNodeId(key) : undefined;
+  return node !== undefined && node.key !== '' && !key.includes('.') && !key.startsWith('$');
+}
+
 /** Every node id the graph has. */
 export function graphNodeIds(graph: PipelineGraph): Set<string> {
   const keys: Array<[NodeKind, string | null | undefined]> = [

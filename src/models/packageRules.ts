@@ -2,7 +2,7 @@
 // called once by makeModels.ts when the package loads). Each rule reads what it needs from the schema itself
 // (immutable paths, `select: false` secret paths, the tenant field), so no model repeats it.
 import type { Schema } from 'mongoose';
-import { duplicateKeyErrors } from '../errors.js';
+import { conflictErrors, duplicateKeyErrors } from '../errors.js';
 import { hideSecrets, secretPaths } from './secrets.js';
 import { refuseImmutableUpdates } from './updateGuards.js';
 
@@ -11,6 +11,7 @@ export function applyPackageRules(schemas: Readonly<Record<string, Schema>>): vo
     const secrets = secretPaths(schema);
     if (secrets.length > 0) hideSecrets(schema, secrets);
     schema.plugin(duplicateKeyErrors);
+    schema.plugin(conflictErrors);
     schema.plugin(refuseImmutableUpdates);
   }
 }

@@ -90,6 +90,8 @@ export const pipelineSchema = Schema.create(
   },
   {
     ...schemaOptions,
+    // Edited by people: a stale save() is a ConflictError, whatever field changed.
+    optimisticConcurrency: true,
     statics: {
       /**
        * What the database says of the pipeline's links, for a service to call before it activates a pipeline:

@@ -28,6 +28,8 @@ export const userSchema = Schema.create(
   },
   {
     ...schemaOptions,
+    // Edited by people: a stale save() is a ConflictError, whatever field changed.
+    optimisticConcurrency: true,
     methods: {
       /** Hashes `password` (scrypt, random salt) into passwordHash/passwordSalt; save the user afterwards. */
       async setPassword(password: string): Promise<void> {
