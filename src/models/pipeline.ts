@@ -51,7 +51,8 @@ const transformConfigSchema = Schema.create(
     sourceStream: topicField,
     targetStream: topicField,
     failureQueue: { ...topicField, required: false },
-    expression: { type: String, maxlength: 100_000 },
+    // Bounded by contracts/limits.ts, like every list and name here.
+    expression: { type: String },
     description: descriptionField,
     isPaused: { type: Boolean, default: false, required: true },
   },

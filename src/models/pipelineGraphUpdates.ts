@@ -1,5 +1,6 @@
 import mongoose, { type Model, type Query, type Schema, type UpdateWriteOpResult } from 'mongoose';
 import { isLayoutKey, parseNodeId, validatePipelineGraph, type GraphProblem, type NodeKind, type PipelineGraph } from '../contracts/pipelineGraph.js';
+import { limitProblems } from '../contracts/limits.js';
 import { ConflictError } from '../errors.js';
 import { updatedPaths, validationError } from './updateGuards.js';
 
@@ -110,6 +111,10 @@ function graphChanges(update: Record<string, unknown>): { sets: Record<string, u
       throw validationError([{ path, message: `"${key}" is not a node id (nodeId(kind, key) makes one)` }]);
     }
   }
+  // Bounded before anything costly (reading, checking, casting) is done with the values.
+  const whole = Object.fromEntries(Object.entries(sets).filter(([path]) => !path.includes('.')));
+  const over = limitProblems('Pipeline', whole);
+  if (over.length > 0) throw validationError(over);
   return { sets, unsets };
 }
 
@@ -129,7 +134,7 @@ function sendDrag(query: GraphQuery, sets: Record<string, unknown>): void {
   refuseProblems(problems);
   // A copy: and() below adds to the query's own filter.
   const filter = { ...query.getFilter() };
-  if (Array.isArray(filter.$and)) filter.$and = [...(filter.$and as unknown[])];
+  if (Array.isArray(filter.$and)) filter.$and = [...filter.$and];
   drags.set(query, filter);
   const exists = Object.keys(sets).map((path) => {
     const node = parseNodeId(path.slice('nodePositions.'.length))!;

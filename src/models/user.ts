@@ -17,7 +17,6 @@ export const userSchema = Schema.create(
       lowercase: true,
       unique: true,
       minlength: 1,
-      maxlength: 254,
       match: [/^[a-z0-9._@+-]+$/, 'username may hold letters, digits and . _ @ + - only, got "{VALUE}"'],
     },
     passwordHash: { type: String, required: [true, `passwordHash ${SET_PASSWORD}`], select: false },
