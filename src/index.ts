@@ -1,14 +1,15 @@
 // The package's public API. Everything not exported here is internal.
 export { makeModels, syncIndexes, type Models, type ModelName } from './makeModels.js';
-export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError } from './errors.js';
+export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError, describeError, type DescribedError } from './errors.js';
 export * from './contracts/enums.js';
 export { INPUT_LIMITS, limitProblems, type Limit, type LimitProblem } from './contracts/limits.js';
-export { validatePipelineGraph, nodeId, parseNodeId, isLayoutKey, type GraphProblem, type GraphProblemCode, type PipelineGraph } from './contracts/pipelineGraph.js';
+export { validatePipelineGraph, parseNodeId, isLayoutKey, type GraphProblem, type GraphProblemCode, type PipelineGraph } from './contracts/pipelineGraph.js';
 
 export { workspaceSchema, createWorkspaceModel, type Workspace, type WorkspaceDocument, type WorkspaceModel } from './models/workspace.js';
 export {
   pipelineSchema,
   createPipelineModel,
+  nodeId,
   type Pipeline,
   type PipelineDocument,
   type PipelineModel,

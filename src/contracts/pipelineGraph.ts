@@ -47,6 +47,8 @@ export type NodeKind = (typeof NODE_KINDS)[number];
  * may not contain ".", which topics often do, so "." is written "~" (no topic or id contains "~").
  */
 export function nodeId(kind: NodeKind, key: string): string {
+  if (!NODE_KINDS.includes(kind)) throw new TypeError(`nodeId: kind must be one of ${NODE_KINDS.join(', ')}`);
+  if (typeof key !== 'string' || key === '') throw new TypeError(`nodeId: key must be a non-empty string (a topic, client id, connection id or target stream), got ${key === '' ? 'an empty string' : typeof key}`);
   return `${kind}:${key.replaceAll('.', '~')}`;
 }
 

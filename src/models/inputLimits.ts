@@ -1,6 +1,6 @@
 import mongoose, { type Model, type Query, type Schema, type SchemaType } from 'mongoose';
+import { validationErrorOf as validationError } from '../errors.js';
 import { INPUT_LIMITS, limitProblem, limitProblems, type Limit, type LimitedModel, type LimitProblem } from '../contracts/limits.js';
-import { validationError } from './updateGuards.js';
 
 /**
  * An input over one of the package's limits (contracts/limits.ts). A CastError, so that mongoose records it on its

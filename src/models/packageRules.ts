@@ -2,7 +2,7 @@
 // called once by makeModels.ts when the package loads). Each rule reads what it needs from the schema itself
 // (immutable paths, `select: false` secret paths, the tenant field), so no model repeats it.
 import type { Schema } from 'mongoose';
-import { conflictErrors, duplicateKeyErrors } from '../errors.js';
+import { conflictErrors, duplicateKeyErrors, validationErrors } from '../errors.js';
 import type { LimitedModel } from '../contracts/limits.js';
 import { boundInput } from './inputLimits.js';
 import { hideSecrets, secretPaths } from './secrets.js';
@@ -15,6 +15,7 @@ export function applyPackageRules(schemas: Readonly<Record<LimitedModel, Schema>
     if (secrets.length > 0) hideSecrets(schema, secrets);
     schema.plugin(duplicateKeyErrors);
     schema.plugin(conflictErrors);
+    schema.plugin(validationErrors);
     schema.plugin(refuseImmutableUpdates);
   }
 }

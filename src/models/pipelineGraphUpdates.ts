@@ -1,8 +1,8 @@
 import mongoose, { type Model, type Query, type Schema, type UpdateWriteOpResult } from 'mongoose';
 import { isLayoutKey, parseNodeId, validatePipelineGraph, type GraphProblem, type NodeKind, type PipelineGraph } from '../contracts/pipelineGraph.js';
 import { limitProblems } from '../contracts/limits.js';
-import { ConflictError } from '../errors.js';
-import { updatedPaths, validationError } from './updateGuards.js';
+import { ConflictError, validationErrorOf as validationError } from '../errors.js';
+import { updatedPaths } from './updateGuards.js';
 
 const GRAPH_FIELDS = ['streams', 'sourceClients', 'sinkConnections', 'transforms', 'nodePositions'] as const;
 type GraphDocument = PipelineGraph & { _id?: unknown; __v?: number; nodePositions?: Record<string, unknown> | null };

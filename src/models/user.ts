@@ -1,5 +1,6 @@
 import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
+import { validationErrorOf } from '../errors.js';
 import { hashSecret, verifySecret } from '../secretHashing.js';
 import { idField, schemaOptions, stringListField, workspaceIdField } from './fields.js';
 
@@ -32,7 +33,10 @@ export const userSchema = Schema.create(
     methods: {
       /** Hashes `password` (scrypt, random salt) into passwordHash/passwordSalt; save the user afterwards. */
       async setPassword(password: string): Promise<void> {
-        const { hash, salt } = await hashSecret(password);
+        // A bad password is invalid input like any other: a ValidationError on `password` (never its value).
+        const { hash, salt } = await hashSecret(password).catch((error: unknown) => {
+          throw error instanceof TypeError ? validationErrorOf([{ path: 'password', message: `password: ${error.message}` }]) : error;
+        });
         this.set({ passwordHash: hash, passwordSalt: salt });
       },
     },

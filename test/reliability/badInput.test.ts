@@ -101,6 +101,47 @@ describe('Input limits', () => {
   });
 });
 
+/** CPU milliseconds `work` takes (reported, never asserted: the machine is shared). */
+async function cpuOf(work: () => Promise<unknown>): Promise<string> {
+  const started = process.cpuUsage();
+  await work();
+  const used = process.cpuUsage(started);
+  return ((used.user + used.system) / 1000).toFixed(1);
+}
+
+describe('The inputs that used to cost seconds', () => {
+  it('unknown layout keys, huge graphs, a 5-million-character name and a 15 MiB context are refused naming the path, by validate() and by the update guard', async () => {
+    const { Pipeline, Session, Workspace } = db.models;
+    const positions = (n: number, prefix = 'ghost') => Object.fromEntries(Array.from({ length: n }, (_, i) => [`stream:${prefix}${i}`, { x: i, y: i }]));
+    const streams = (n: number) => Array.from({ length: n }, (_, i) => ({ topic: `ghost${i}`, type: 'sink' }));
+    const stored = await Pipeline.create({ workspaceId: 'ws_1', name: 'Target' });
+    const cases: Array<[string, string, Record<string, unknown>]> = [
+      ['4,000 unknown layout keys', 'nodePositions', { nodePositions: positions(4_000) }],
+      ['10,000 unknown layout keys', 'nodePositions', { nodePositions: positions(10_000) }],
+      ['8,000 streams and 8,000 positions', 'streams', { streams: streams(8_000), nodePositions: positions(8_000) }],
+      ['100,000 positions', 'nodePositions', { nodePositions: positions(100_000) }],
+    ];
+    const figures: string[] = [];
+    for (const [what, path, fields] of cases) {
+      const document = new Pipeline({ workspaceId: 'ws_1', name: 'Big', ...fields });
+      const validateCpu = await cpuOf(() => expectInvalid(document.validate(), path, /too large/));
+      const updateCpu = await cpuOf(() => expectInvalid(() => Pipeline.updateOne({ _id: stored._id }, { $set: fields }).exec(), path, /too large/));
+      figures.push(`${what}: validate() ${validateCpu} ms, updateOne ${updateCpu} ms of CPU`);
+    }
+    const name = 'a'.repeat(5_000_000);
+    figures.push(`5-million-character name: create() ${await cpuOf(() => expectInvalid(() => Workspace.create({ name }), 'name', /too large/))} ms of CPU`);
+    const context = { blob: 'x'.repeat(15 * 1024 * 1024) };
+    const session = { workspaceId: 'ws_1', principalId: 'cl_1', principalType: 'client' as const, expiresAt: new Date(Date.now() + 60_000), context };
+    figures.push(`15 MiB Session.context: create() ${await cpuOf(() => expectInvalid(() => Session.create(session), 'context', /too large/))} ms of CPU`);
+    // Within the limits, every unknown key is still reported, each on its own path.
+    const within = new Pipeline({ workspaceId: 'ws_1', name: 'Within', nodePositions: positions(INPUT_LIMITS.Pipeline.nodePositions.keys) });
+    figures.push(`${INPUT_LIMITS.Pipeline.nodePositions.keys} unknown layout keys (the limit): validate() ${await cpuOf(() => expectInvalid(within.validate(), 'nodePositions.stream:ghost0', /not a node/))} ms of CPU`);
+    console.log(figures.join('\n'));
+    expect(await Pipeline.collection.countDocuments({ name: { $in: ['Big', 'Within'] } })).toBe(0);
+    expect(await Session.collection.countDocuments({ 'context.blob': { $exists: true } })).toBe(0);
+  });
+});
+
 describe('Pipeline graph rules at scale', () => {
   it('a chain of 8,000 transforms, and a cycle through all of them, give the right problems (the check is linear)', () => {
     for (const n of [4_000, 8_000]) {
