@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+import mongoose from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { INPUT_LIMITS, validatePipelineGraph, type Limit } from '../../src/index.js';
 import type { Models } from '../../src/makeModels.js';
@@ -157,5 +159,56 @@ describe('Pipeline graph rules at scale', () => {
       expect(problems.filter((p) => p.code === 'transform-cycle')).toHaveLength(n);
       console.log(`validatePipelineGraph, ${n} transforms: chain ${chainMs.toFixed(1)} ms, one cycle through all ${cycleMs.toFixed(1)} ms`);
     }
+  });
+});
+
+const notIn = (allowed: readonly string[]) => fc.string().filter((v) => !allowed.includes(v));
+const blank = fc.constantFrom('', '   ');
+// Not numbers or booleans: mongoose casts those to strings (`name: 12` is stored as "12").
+const notString = fc.oneof(fc.constant({ $gt: '' }), fc.dictionary(fc.string(), fc.string(), { minKeys: 1 }), fc.array(fc.string(), { minLength: 2 }));
+
+/** Per model, paths and values that break one rule each (the rest of the document stays valid). */
+const invalidValues: Record<ModelName, Array<[string, fc.Arbitrary<unknown>]>> = {
+  Workspace: [['name', blank], ['code', fc.string().filter((v) => !/^[a-z]{4}$/.test(v.trim()) && v.trim() !== '')], ['status', notIn(['active', 'inactive'])], ['allowedOrigins', fc.constant(['not an origin'])]],
+  Pipeline: [['workspaceId', fc.constantFrom('', 'has space', 'x'.repeat(129))], ['status', notIn(['active', 'inactive'])], ['streams', fc.constant([{ topic: 'bad topic!', type: 'sink' }])], ['name', notString]],
+  Client: [['name', blank], ['status', notIn(['active', 'inactive'])], ['allowedScopes', fc.constant([''])]],
+  Connection: [['type', notIn(['HTTP', 'S3'])], ['config.url', fc.constantFrom('ftp://x', 'not a url')], ['config.method', notIn(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])]],
+  User: [['username', fc.constantFrom('has space', 'semi;colon', '')], ['roles', fc.constant([''])], ['status', notIn(['active', 'inactive'])]],
+  Session: [['principalType', notIn(['client', 'user'])], ['principalId', fc.constantFrom('', 'a b')], ['expiresAt', fc.constantFrom('not a date', 'tomorrow-ish')], ['_id', fc.constantFrom('not-a-uuid', '123')]],
+  Notification: [['channel', notIn(['slack', 'email'])], ['target.email', fc.constantFrom('nobody', 'a@b')], ['status', notIn(['queued', 'sent', 'failed'])]],
+  Contact: [['email', fc.constantFrom('nobody', 'a@@example.com')], ['phone', fc.constantFrom('12', 'call me')], ['role', notIn(['admin', 'member', 'agent', 'viewer'])]],
+};
+
+function setAt(input: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
+  const [head, ...rest] = path.split('.');
+  if (rest.length === 0) return { ...input, [head!]: value };
+  return { ...input, [head!]: setAt({ ...(input[head!] as Record<string, unknown>) }, rest.join('.'), value) };
+}
+
+describe('Invalid documents of every model', () => {
+  it('fast-check: every invalid document, and every unknown field, is refused with a ValidationError naming the path, and the collection is unchanged', async () => {
+    const settled: PromiseSettledResult<unknown>[] = [];
+    let changed = 0;
+    for (const model of Object.keys(invalidValues) as ModelName[]) {
+      const Model = db.models[model] as unknown as mongoose.Model<unknown>;
+      const cases = fc.oneof(
+        fc.constantFrom(...invalidValues[model]).chain(([path, value]) => value.map((v) => [path, v] as const)),
+        fc.string({ minLength: 1 }).filter((k) => /^[a-z]+$/i.test(k) && !(k in Model.schema.paths)).map((k) => [`x${k}`, 'unknown'] as const),
+      );
+      const before = await Model.collection.countDocuments();
+      await fc.assert(
+        fc.asyncProperty(cases, async ([path, value]) => {
+          const write = Model.create(setAt(validDocument[model](), path, value));
+          settled.push(...(await Promise.allSettled([write])));
+          const error = (await write.then(() => undefined, (e: unknown) => e)) as mongoose.Error.ValidationError | undefined;
+          expect(error, `${model} ${path} = ${JSON.stringify(value)}`).toBeInstanceOf(mongoose.Error.ValidationError);
+          expect(Object.keys(error!.errors).some((p) => p === path || p.startsWith(`${path}.`)), `${model}: ${Object.keys(error!.errors)} should name ${path}`).toBe(true);
+        }),
+        { numRuns: 25 },
+      );
+      if ((await Model.collection.countDocuments()) !== before) changed++;
+    }
+    const row = table.count(`${settled.length} invalid documents, 8 models`, settled, (e) => e instanceof mongoose.Error.ValidationError, changed);
+    expect(row).toMatchObject({ succeeded: 0, unexpectedErrors: 0, lostOrHalfWritten: 0 });
   });
 });
