@@ -97,7 +97,7 @@ describe('Faults', () => {
       await server.start();
       phase = 'after';
       const before = acknowledged.size;
-      for (let waited = 0; acknowledged.size === before && waited < 30_000; waited += 100) await sleep(100);
+      for (let waited = 0; acknowledged.size === before && waited < 60_000; waited += 100) await sleep(100);
       await sleep(300);
       running = false;
       await Promise.all(writers);
@@ -118,5 +118,5 @@ describe('Faults', () => {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 90_000);
+  }, 120_000);
 });
