@@ -1,5 +1,6 @@
 // The package's public API. Everything not exported here is internal.
-export { makeModels, syncIndexes, type Models, type ModelName } from './makeModels.js';
+export { makeModels, type Models, type ModelName } from './makeModels.js';
+export { syncIndexes, type IndexNotBuilt, type IndexReport, type ModelIndexReport } from './indexes.js';
 export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError, describeError, type DescribedError } from './errors.js';
 export * from './contracts/enums.js';
 export { INPUT_LIMITS, limitProblems, type Limit, type LimitProblem } from './contracts/limits.js';

@@ -50,11 +50,6 @@ export const isDuplicate = (error: unknown) => error instanceof DuplicateKeyErro
 
 /** Skips a test of concurrent writes where the server loses concurrent updates of one document. */
 export function needsAtomicUpdates(test: TestContext) {
-  // TODO atomicUpdates: use needs(test, 'atomicUpdates', ...) once the probe has that capability (issue 7).
-  if (server.kind === 'ferretdb') {
-    const note = `${server.description} lacks atomicUpdates (it loses concurrent updates of one document)`;
-    console.log(`skipped: ${note}`);
-    test.skip(note);
-  }
+  needs(test, 'atomicUpdates', 'concurrent writes of one document must all be kept for a race to mean anything');
 }
 export { needs };
