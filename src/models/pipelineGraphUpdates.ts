@@ -186,6 +186,7 @@ async function writeChecked(query: GraphQuery, sets: Record<string, unknown>, un
 async function writeOne(query: GraphQuery, filter: Record<string, unknown>, sets: Record<string, unknown>, unsets: string[], first?: GraphDocument): Promise<unknown> {
   const model = query.model as Model<GraphDocument>;
   let doc = first;
+  let lastId: string | undefined;
   for (let attempt = 0; attempt < GRAPH_UPDATE_ATTEMPTS; attempt++) {
     doc ??= (await model.findOne(filter, GRAPH_PROJECTION, { sort: query.getOptions().sort }).lean<GraphDocument>()) ?? undefined;
     const write = query.clone();
@@ -202,9 +203,10 @@ async function writeOne(query: GraphQuery, filter: Record<string, unknown>, sets
     const result = await write.exec();
     const won = opOf(write) === 'updateOne' ? (result as UpdateWriteOpResult).matchedCount > 0 : result != null;
     if (won) return result;
+    lastId = String(doc._id);
     doc = undefined;
   }
-  throw new ConflictError(model.modelName, undefined, { cause: new Error(`the pipeline changed during ${GRAPH_UPDATE_ATTEMPTS} checked attempts`) });
+  throw new ConflictError(model.modelName, lastId, { cause: new Error(`the pipeline changed during ${GRAPH_UPDATE_ATTEMPTS} checked attempts`) });
 }
 
 function refuseProblems(problems: GraphProblem[]): void {
