@@ -4,6 +4,7 @@ export { syncIndexes, type IndexNotBuilt, type IndexReport, type ModelIndexRepor
 export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError, describeError, type DescribedError } from './errors.js';
 export * from './contracts/enums.js';
 export { INPUT_LIMITS, limitProblems, type Limit, type LimitProblem } from './contracts/limits.js';
+export { GRAPH_UPDATE_ATTEMPTS } from './models/pipelineGraphUpdates.js';
 export { validatePipelineGraph, parseNodeId, isLayoutKey, type GraphProblem, type GraphProblemCode, type PipelineGraph } from './contracts/pipelineGraph.js';
 
 export { workspaceSchema, createWorkspaceModel, type Workspace, type WorkspaceDocument, type WorkspaceModel } from './models/workspace.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import mongoose from 'mongoose';
-import { describe, expect, it } from 'vitest';
-import { ConflictError, isLayoutKey, makeModels, nodeId, validatePipelineGraph } from '../../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { ConflictError, GRAPH_UPDATE_ATTEMPTS, isLayoutKey, makeModels, nodeId, validatePipelineGraph } from '../../src/index.js';
 import { server, useTestDatabase } from '../support/db.js';
 import { expectInvalid } from '../support/expectations.js';
 import { isConflict, needsAtomicUpdates, reliabilityTable } from './table.js';
@@ -148,5 +148,23 @@ describe('Graph updates through updateOne', () => {
     const row = table.count('16 racing graph updates', settled, isExpected, sound ? 0 : 1);
     expect(row).toMatchObject({ unexpectedErrors: 0, lostOrHalfWritten: 0 });
     expect(row.succeeded).toBeGreaterThan(0);
+  });
+
+  it('a checked graph update that loses every race fails with a ConflictError after a bounded number of attempts, and writes nothing', async () => {
+    const { Pipeline } = db.models;
+    const p = await newPipeline('Always stale');
+    // Every read the guard makes comes back one version behind, as if another writer had just won each time.
+    const findOne = Pipeline.findOne.bind(Pipeline);
+    const reads = vi.spyOn(Pipeline, 'findOne').mockImplementation(((...args: Parameters<typeof findOne>) =>
+      findOne(...args).transform((doc) => (doc ? { ...doc, __v: ((doc as { __v?: number }).__v ?? 0) - 1 } : doc))) as typeof findOne);
+    try {
+      const error = await Pipeline.updateOne({ _id: p._id }, { $set: { streams: graph().streams.slice(0, 3) } }).exec().then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(ConflictError);
+      expect((error as ConflictError).message).toContain(p._id);
+      expect(reads).toHaveBeenCalledTimes(GRAPH_UPDATE_ATTEMPTS);
+    } finally {
+      reads.mockRestore();
+    }
+    expect((await raw(p._id))!.streams).toHaveLength(graph().streams.length);
   });
 });
