@@ -36,6 +36,8 @@ export const clientSchema = Schema.create(
   },
   {
     ...schemaOptions,
+    // Edited by people: a stale save() is a ConflictError, whatever field changed.
+    optimisticConcurrency: true,
     methods: {
       /**
        * Replaces the client's secret with a new one and saves it; the previous secret keeps working for

@@ -47,6 +47,8 @@ export const connectionSchema = Schema.create(
   },
   {
     ...schemaOptions,
+    // Edited by people: a stale save() is a ConflictError, whatever field changed.
+    optimisticConcurrency: true,
     methods: {
       /**
        * The connection's credentials in plain text, for the sink runner: the one way to read them. Throws a

@@ -18,7 +18,6 @@ export const userSchema = Schema.create(
       lowercase: true,
       unique: true,
       minlength: 1,
-      maxlength: 254,
       match: [/^[a-z0-9._@+-]+$/, 'username may hold letters, digits and . _ @ + - only, got "{VALUE}"'],
     },
     passwordHash: { type: String, required: [true, `passwordHash ${SET_PASSWORD}`], select: false },
@@ -29,6 +28,8 @@ export const userSchema = Schema.create(
   },
   {
     ...schemaOptions,
+    // Edited by people: a stale save() is a ConflictError, whatever field changed.
+    optimisticConcurrency: true,
     methods: {
       /**
        * Hashes `password` (scrypt N=2^17, r=8, p=1, random salt) into passwordHash/passwordSalt; save the user
