@@ -71,7 +71,8 @@ export const connectionSchema = Schema.create(
 
 // Checked on the whole document, because the rule links two paths (type and config).
 connectionSchema.pre('validate', function () {
-  const rules = CONNECTION_CONFIG_FIELDS[this.type as ConnectionType] as (typeof CONNECTION_CONFIG_FIELDS)[ConnectionType] | undefined;
+  // Own keys only: a type such as "toString" must not find Object.prototype's members.
+  const rules = Object.hasOwn(CONNECTION_CONFIG_FIELDS, this.type) ? CONNECTION_CONFIG_FIELDS[this.type as ConnectionType] : undefined;
   if (rules && this.config) checkVariantFields(this, 'config', `a ${this.type} connection`, Object.keys(connectionConfigSchema.paths), rules);
   const headers = this.config?.headers;
   if (headers instanceof Map) {

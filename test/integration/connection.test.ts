@@ -74,6 +74,7 @@ describe('Connection', () => {
     await expectInvalid(Connection.create({ name: 'Bad', type: 'S3', config: { ...s3, bucket: 'Bad_Bucket' } }), 'config.bucket');
     await expectInvalid(Connection.create({ name: 'Bad', type: 'S3', config: { ...s3, region: 'Europe' } }), 'config.region');
     await expectInvalid(Connection.create({ name: 'Bad', type: 'FTP' as 'S3', config: s3 }), 'type');
+    await expectInvalid(Connection.create({ name: 'Bad', type: 'toString' as 'S3', config: s3 }), 'type');
     await expectInvalid(Connection.create({ name: 'Bad', type: 'S3' }), 'config', /required/);
     expect(await Connection.countDocuments({ name: 'Bad' })).toBe(0);
   });
