@@ -1,5 +1,5 @@
 // The package's public API. Everything not exported here is internal.
-export { makeModels, syncIndexes, type Models, type ModelName } from './makeModels.js';
+export { makeModels, releaseTenant, syncIndexes, type Models, type ModelName } from './makeModels.js';
 export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError } from './errors.js';
 export * from './contracts/enums.js';
 export { validatePipelineGraph, nodeId, parseNodeId, type GraphProblem, type GraphProblemCode, type PipelineGraph } from './contracts/pipelineGraph.js';
