@@ -32,45 +32,55 @@ async function heapAfterGc(): Promise<number> {
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
+const run = `tenants_${Date.now().toString(36)}`;
 const server = await startMongoServer();
 const options = values['mongoose-defaults'] ? {} : { autoIndex: false, autoCreate: false };
-const root = await mongoose.createConnection(server.uri, { dbName: `tenants_root_${Date.now()}`, monitorCommands: true, ...options }).asPromise();
+const root = await mongoose.createConnection(server.uri, { dbName: run, monitorCommands: true, ...options }).asPromise();
 let commands = 0;
 root.getClient().on('commandStarted', () => commands++);
 console.log(`Server: ${server.description}; ${N} tenants, each using ${used.join(' and ')}; root connection ${JSON.stringify(options)}`);
 
-/** Opens `count` tenants, uses the models a service would use, and waits until mongoose has sent what it sends. */
+/** Opens `count` tenants and uses the models a service would use; returns the time and commands of each step. */
 async function openTenants(prefix: string, count: number) {
-  const names: string[] = [];
+  const names = Array.from({ length: count }, (_, i) => `${prefix}_${i}`);
+  const before = commands;
   const start = process.hrtime.bigint();
-  for (let i = 0; i < count; i++) {
-    const name = `${prefix}_${i}`;
-    names.push(name);
-    const models = makeModels(root.useDb(name, { useCache: true }));
-    for (const model of used) void models[model].modelName;
-  }
-  const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
-  // Model.init() (collection and index builds when autoCreate/autoIndex are on) runs after registration.
-  await Promise.all(names.flatMap((name) => used.map((model) => makeModels(root.useDb(name, { useCache: true }))[model].init().catch(() => undefined))));
-  return { names, elapsed };
+  const tenants = names.map((name) => makeModels(root.useDb(name, { useCache: true })));
+  const made = process.hrtime.bigint();
+  // Commands are sent asynchronously: let the event loop run before counting what makeModels alone sent.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const byMakeModels = commands - before;
+  const beforeUse = commands;
+  const used0 = process.hrtime.bigint();
+  for (const models of tenants) for (const model of used) void models[model].modelName;
+  const usedAt = process.hrtime.bigint();
+  // Model.init() (collection and index builds when autoCreate/autoIndex are on) runs when a model is first used.
+  await Promise.all(tenants.flatMap((models) => used.map((model) => models[model].init().catch(() => undefined))));
+  return {
+    names,
+    makeMs: Number(made - start) / 1e6,
+    useMs: Number(usedAt - used0) / 1e6,
+    byMakeModels,
+    atFirstUse: commands - beforeUse,
+  };
 }
 
 function release(names: string[]) {
   for (const name of names) releaseTenant(root, name);
 }
 
+const perTenant = (value: number) => (value / N).toFixed(3);
 try {
   // Warm-up: the first tenant compiles what later tenants share.
-  release((await openTenants('warmup', 50)).names);
+  const warmup = await openTenants(`${run}_warmup`, 50);
+  release(warmup.names);
 
   const heapBefore = await heapAfterGc();
-  const commandsBefore = commands;
-  const { names, elapsed } = await openTenants('tenant', N);
-  const sent = commands - commandsBefore;
+  const opened = await openTenants(`${run}_tenant`, N);
   const heapOpen = await heapAfterGc();
 
   // The first query of a tenant, on a sample: what it sends beyond the query itself.
-  const sample = names.slice(0, Math.min(100, N));
+  const sample = opened.names.slice(0, Math.min(100, N));
   const commandsBeforeQuery = commands;
   for (const name of sample) {
     const model = makeModels(root.useDb(name, { useCache: true }))[used[0] ?? 'Workspace'] as unknown as mongoose.Model<unknown>;
@@ -78,14 +88,24 @@ try {
   }
   const queryCommands = (commands - commandsBeforeQuery) / sample.length;
 
-  release(names);
+  release(opened.names);
   const heapReleased = await heapAfterGc();
 
-  console.log(`per tenant: ${(elapsed / N).toFixed(3)} ms, ${kib((heapOpen - heapBefore) / N)} retained, ${(sent / N).toFixed(2)} commands`);
-  console.log(`first query of a tenant: ${queryCommands.toFixed(2)} commands`);
+  console.log(
+    `per tenant: ${perTenant(opened.makeMs + opened.useMs)} ms (makeModels ${perTenant(opened.makeMs)} ms, first use of ` +
+      `${used.length} models ${perTenant(opened.useMs)} ms), ${kib((heapOpen - heapBefore) / N)} retained`,
+  );
+  console.log(
+    `commands per tenant: ${perTenant(opened.byMakeModels)} sent by makeModels, ${perTenant(opened.atFirstUse)} when the models are ` +
+      `first used (autoCreate/autoIndex), ${queryCommands.toFixed(2)} for a first findOne`,
+  );
   console.log(
     `after releaseTenant: ${kib((heapOpen - heapReleased) / N)} per tenant returned, ${kib((heapReleased - heapBefore) / N)} per tenant still retained`,
   );
+  if (values['mongoose-defaults']) {
+    // autoCreate made the tenants' databases: drop them (the development server is shared).
+    for (const name of [...warmup.names, ...opened.names]) await root.getClient().db(name).dropDatabase();
+  }
 } finally {
   await root.close();
   await server.stop();
