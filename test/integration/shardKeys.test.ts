@@ -104,7 +104,7 @@ describe('shard keys (docs/SCALING.md)', () => {
   const STATICS: Record<string, () => Promise<unknown>> = {
     'Workspace.create': () => models.Workspace.create({ name: 'Another' }),
     'Pipeline.create': () => models.Pipeline.create({ workspaceId: fixtures.workspaceId, name: 'Refunds' }),
-    'Pipeline.checkLinks': () => models.Pipeline.checkLinks({ sourceClients: [{ clientId: fixtures.clientId }], sinkConnections: [{ connectionId: fixtures.connectionId }] }),
+    'Pipeline.checkLinks': () => models.Pipeline.checkLinks({ sourceClients: [{ clientId: fixtures.clientId, streamName: 'orders.raw' }], sinkConnections: [{ connectionId: fixtures.connectionId, streamName: 'orders.out' }] }),
     'Pipeline.updateOne (graph update guard)': () =>
       models.Pipeline.updateOne({ _id: fixtures.pipelineId, workspaceId: fixtures.workspaceId }, { $set: { streams: [{ topic: 'orders.raw', type: 'source' }, { topic: 'orders.out', type: 'sink' }] } }),
     'DuplicateKeyError (a pipeline code taken in its workspace)': () =>
