@@ -1,5 +1,17 @@
 // The package's public API. Everything not exported here is internal.
 export { makeModels, releaseTenant, syncIndexes, type Models, type ModelName } from './makeModels.js';
+export {
+  planIndexes,
+  applyIndexes,
+  type IndexPlan,
+  type ModelIndexPlan,
+  type IndexSpec,
+  type IndexPlanOptions,
+  type ApplyIndexesOptions,
+  type IndexApplyResult,
+  type ModelIndexResult,
+  type IndexProgress,
+} from './indexPlan.js';
 export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError } from './errors.js';
 export * from './contracts/enums.js';
 export { validatePipelineGraph, nodeId, parseNodeId, type GraphProblem, type GraphProblemCode, type PipelineGraph } from './contracts/pipelineGraph.js';

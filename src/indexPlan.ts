@@ -105,8 +105,10 @@ export type IndexProgress = {
 export interface ModelIndexResult {
   created: string[];
   dropped: string[];
-  /** Indexes left as they are, and why (the server cannot build them, or rebuilding needs `drop`). */
-  skipped: Array<{ index: string; reason: string }>;
+  /** Indexes this server cannot build, and why. */
+  notBuilt: Array<{ index: string; reason: string }>;
+  /** Changed indexes left as they are, because rebuilding them needs `drop`. */
+  kept: string[];
 }
 export type IndexApplyResult = Record<ModelName, ModelIndexResult>;
 
@@ -128,34 +130,40 @@ const INDEX_NOT_FOUND = 27;
  */
 export async function applyIndexes(models: Models, plan: IndexPlan, options: ApplyIndexesOptions = {}): Promise<IndexApplyResult> {
   const drop = options.drop === true;
-  type Step = { name: ModelName; index: IndexSpec; action: 'create' | 'drop'; skip?: string };
+  type Step = { name: ModelName; index: IndexSpec; action: 'create' | 'drop'; notBuilt?: string; kept?: true };
   const steps = (Object.keys(plan.models) as ModelName[]).flatMap((name): Step[] => {
     const entry = plan.models[name];
     return [
-      ...entry.cannotBuild.map((index): Step => ({ name, index, action: 'create', skip: index.reason })),
+      ...entry.cannotBuild.map((index): Step => ({ name, index, action: 'create', notBuilt: index.reason })),
       ...(drop ? entry.drop : []).map((index): Step => ({ name, index, action: 'drop' })),
       ...entry.change.flatMap((index): Step[] =>
         drop
           ? [{ name, index, action: 'drop' }, { name, index, action: 'create' }]
-          : [{ name, index, action: 'create', skip: 'the server has it with other keys or options: rebuilt only with drop' }],
+          : [{ name, index, action: 'create', kept: true }],
       ),
       ...entry.create.map((index): Step => ({ name, index, action: 'create' })),
     ];
   });
-  const result = Object.fromEntries(Object.keys(plan.models).map((name) => [name, { created: [], dropped: [], skipped: [] }])) as unknown as IndexApplyResult;
+  const result = Object.fromEntries(Object.keys(plan.models).map((name) => [name, { created: [], dropped: [], notBuilt: [], kept: [] }])) as unknown as IndexApplyResult;
   let done = 0;
   const report = (step: Step, state: IndexProgress['state'], reason?: string) =>
     options.onProgress?.({ model: step.name, index: step.index.name, action: step.action, state, done, total: steps.length, ...(reason ? { reason } : {}) });
   for (const step of steps) {
     const { name, index, action } = step;
     const collection = models[name].collection;
-    const skip = (reason: string) => {
-      result[name].skipped.push({ index: index.name, reason });
+    const notBuilt = (reason: string) => {
+      result[name].notBuilt.push({ index: index.name, reason });
       done++;
       report(step, 'skipped', reason);
     };
-    if (step.skip) {
-      skip(step.skip);
+    if (step.notBuilt) {
+      notBuilt(step.notBuilt);
+      continue;
+    }
+    if (step.kept) {
+      result[name].kept.push(index.name);
+      done++;
+      report(step, 'skipped', 'the server has it with other keys or options: rebuilt only with drop');
       continue;
     }
     report(step, 'started');
@@ -172,7 +180,7 @@ export async function applyIndexes(models: Models, plan: IndexPlan, options: App
     } catch (error) {
       const { code, message } = error as { code?: unknown; message?: string };
       if (action === 'create' && UNSUPPORTED_CODES.has(code as number)) {
-        skip(`the server cannot build it: ${message ?? String(error)}`);
+        notBuilt(message ?? String(error));
         continue;
       }
       throw new Error(`applyIndexes: ${name} index ${index.name} could not be ${action === 'drop' ? 'dropped' : 'built'}: ${message ?? String(error)}`, { cause: error });
