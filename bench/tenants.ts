@@ -2,12 +2,16 @@
 // (time, retained heap, commands sent to the server), and how much heap `releaseTenant(root, name)` gives back.
 //
 //   node --expose-gc --import tsx bench/tenants.ts [--tenants 10000] [--use Pipeline,Session] [--mongoose-defaults]
+//                                                 [--compile-per-tenant]
 //
 // The root connection is opened with autoIndex and autoCreate off (the setting README recommends for many
 // tenants); --mongoose-defaults leaves both on, to see what mongoose then sends for every tenant.
+// --compile-per-tenant measures the way before models were compiled once: mongoose's public
+// `conn.model(name, schema)` on every tenant connection, for the models used only.
 import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
 import { makeModels, releaseTenant, type ModelName } from '../src/index.js';
+import { SCHEMAS } from '../src/makeModels.js';
 import { startMongoServer } from '../src/mongoServer.js';
 
 const { values } = parseArgs({
@@ -15,6 +19,7 @@ const { values } = parseArgs({
     tenants: { type: 'string', default: '10000' },
     use: { type: 'string', default: 'Pipeline,Session' },
     'mongoose-defaults': { type: 'boolean', default: false },
+    'compile-per-tenant': { type: 'boolean', default: false },
   },
 });
 const N = Number(values.tenants);
@@ -38,24 +43,33 @@ const options = values['mongoose-defaults'] ? {} : { autoIndex: false, autoCreat
 const root = await mongoose.createConnection(server.uri, { dbName: run, monitorCommands: true, ...options }).asPromise();
 let commands = 0;
 root.getClient().on('commandStarted', () => commands++);
-console.log(`Server: ${server.description}; ${N} tenants, each using ${used.join(' and ')}; root connection ${JSON.stringify(options)}`);
+const way = values['compile-per-tenant'] ? 'conn.model(name, schema) per tenant' : 'makeModels';
+console.log(`Server: ${server.description}; ${N} tenants through ${way}, each using ${used.join(' and ')}; root connection ${JSON.stringify(options)}`);
+
+/** A tenant as a service holds it: its connection, and its models on first use. */
+function openTenant(name: string): { use(model: ModelName): mongoose.Model<unknown> } {
+  const conn = root.useDb(name, { useCache: true });
+  if (values['compile-per-tenant']) return { use: (model) => conn.model(model, SCHEMAS[model] as mongoose.Schema) as unknown as mongoose.Model<unknown> };
+  const models = makeModels(conn);
+  return { use: (model) => models[model] as unknown as mongoose.Model<unknown> };
+}
 
 /** Opens `count` tenants and uses the models a service would use; returns the time and commands of each step. */
 async function openTenants(prefix: string, count: number) {
   const names = Array.from({ length: count }, (_, i) => `${prefix}_${i}`);
   const before = commands;
   const start = process.hrtime.bigint();
-  const tenants = names.map((name) => makeModels(root.useDb(name, { useCache: true })));
+  const tenants = names.map(openTenant);
   const made = process.hrtime.bigint();
   // Commands are sent asynchronously: let the event loop run before counting what makeModels alone sent.
   await new Promise((resolve) => setTimeout(resolve, 100));
   const byMakeModels = commands - before;
   const beforeUse = commands;
   const used0 = process.hrtime.bigint();
-  for (const models of tenants) for (const model of used) void models[model].modelName;
+  for (const tenant of tenants) for (const model of used) void tenant.use(model).modelName;
   const usedAt = process.hrtime.bigint();
   // Model.init() (collection and index builds when autoCreate/autoIndex are on) runs when a model is first used.
-  await Promise.all(tenants.flatMap((models) => used.map((model) => models[model].init().catch(() => undefined))));
+  await Promise.all(tenants.flatMap((tenant) => used.map((model) => tenant.use(model).init().catch(() => undefined))));
   return {
     names,
     makeMs: Number(made - start) / 1e6,
@@ -83,7 +97,7 @@ try {
   const sample = opened.names.slice(0, Math.min(100, N));
   const commandsBeforeQuery = commands;
   for (const name of sample) {
-    const model = makeModels(root.useDb(name, { useCache: true }))[used[0] ?? 'Workspace'] as unknown as mongoose.Model<unknown>;
+    const model = openTenant(name).use(used[0] ?? 'Workspace');
     await model.findOne({ _id: 'none' }).lean();
   }
   const queryCommands = (commands - commandsBeforeQuery) / sample.length;
@@ -92,11 +106,11 @@ try {
   const heapReleased = await heapAfterGc();
 
   console.log(
-    `per tenant: ${perTenant(opened.makeMs + opened.useMs)} ms (makeModels ${perTenant(opened.makeMs)} ms, first use of ` +
+    `per tenant: ${perTenant(opened.makeMs + opened.useMs)} ms (opening ${perTenant(opened.makeMs)} ms, first use of ` +
       `${used.length} models ${perTenant(opened.useMs)} ms), ${kib((heapOpen - heapBefore) / N)} retained`,
   );
   console.log(
-    `commands per tenant: ${perTenant(opened.byMakeModels)} sent by makeModels, ${perTenant(opened.atFirstUse)} when the models are ` +
+    `commands per tenant: ${perTenant(opened.byMakeModels)} sent on opening, ${perTenant(opened.atFirstUse)} when the models are ` +
       `first used (autoCreate/autoIndex), ${queryCommands.toFixed(2)} for a first findOne`,
   );
   console.log(
