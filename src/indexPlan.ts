@@ -62,17 +62,22 @@ function withoutName({ name, ...options }: Record<string, unknown>): Record<stri
   return options;
 }
 
+/** A collection not created yet has no index. */
+function noCollection(error: { code?: unknown }): [] {
+  if (error.code !== NAMESPACE_NOT_FOUND) throw error;
+  return [];
+}
+
 /**
  * What would change on the models' database to match the schemas: per model, the indexes to create, to rebuild
  * and to drop, and the ones this server cannot build (with the capability it lacks). Sends only list commands.
  */
 export async function planIndexes(models: Models, options: IndexPlanOptions = {}): Promise<IndexPlan> {
-  const plan: IndexPlan = { database: '', models: {} as IndexPlan['models'] };
+  const plan: IndexPlan = { database: models.Workspace.db.name, models: {} as IndexPlan['models'] };
   for (const name of Object.keys(models) as ModelName[]) {
     const model = models[name];
-    plan.database = model.db.name;
     const diff = await model.diffIndexes({ indexOptionsToCreate: true });
-    const onServer = ((await model.listIndexes().catch(() => [])) as ServerIndex[]).map(listed);
+    const onServer = ((await model.listIndexes().catch(noCollection)) as ServerIndex[]).map(listed);
     const wanted = (diff.toCreate as SchemaIndex[]).map(declared);
     const byName = new Map(onServer.map((index) => [index.name, index]));
     const entry: ModelIndexPlan = { collection: model.collection.collectionName, create: [], change: [], drop: [], cannotBuild: [], unchanged: [] };
@@ -122,6 +127,7 @@ export interface ApplyIndexesOptions {
 // not an error in the schema or the data, so the other indexes still get built.
 const UNSUPPORTED_CODES = new Set([238, 115, 72]);
 const INDEX_NOT_FOUND = 27;
+const NAMESPACE_NOT_FOUND = 26;
 
 /**
  * Carries out a plan from `planIndexes`: creates the missing indexes and waits for each build; drops, and rebuilds
