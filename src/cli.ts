@@ -4,16 +4,19 @@
 import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
 import { makeModels, nodeId, syncIndexes, type Models } from './index.js';
-import { applyIndexes, planIndexes, type IndexSpec } from './indexPlan.js';
-import { probe, startMongoServer } from './mongoServer.js';
+import { applyIndexes, planIndexes, type IndexSpec } from './indexes.js';
+import { probeServer } from './capabilities.js';
+import { startMongoServer } from './mongoServer.js';
 
 const HELP = `Usage: data-models <command> [options]
 
 Commands:
   demo           Create a workspace, client, connection, pipeline, user and session, and print them.
-                 Uses --uri or MONGODB_URI, else starts an embedded server (mongod if one can be had,
-                 else FerretDB built with Go on first use).
-  sync-indexes   Build every model's indexes on the database of --uri (or MONGODB_URI).
+                 Uses --uri or MONGODB_URI, else starts the first embedded server it can: mongod if one
+                 can be had, else SecantusDB (installed with python3 on first use), else FerretDB
+                 (built with Go on first use).
+  sync-indexes   Build every model's indexes on the database of --uri (or MONGODB_URI), drop the ones
+                 the schemas no longer declare, and list per model any index the server cannot build.
   indexes        Per model, the indexes to create, to rebuild and to drop on the database(s) of --uri
                  (or MONGODB_URI), with their options, and the ones this server cannot build and why.
                  A dry run unless --apply; drops and rebuilds only with --apply --drop.
@@ -62,8 +65,12 @@ async function main(argv: string[]): Promise<number> {
     if (!uri) throw new Error('sync-indexes needs --uri or MONGODB_URI');
     const conn = await mongoose.createConnection(uri, { dbName: values.db?.[0], autoIndex: false }).asPromise();
     try {
-      const dropped = await syncIndexes(makeModels(conn));
-      console.log(`Indexes in sync on ${conn.name}; dropped: ${JSON.stringify(dropped)}`);
+      const report = await syncIndexes(makeModels(conn));
+      console.log(`Indexes built on ${conn.name}, except where this server lacks what an index needs:`);
+      for (const [model, { dropped, notBuilt }] of Object.entries(report)) {
+        const notes = [...notBuilt.map((n) => `not built ${n.index}: ${n.reason}`), ...(dropped.length ? [`dropped ${dropped.join(', ')}`] : [])];
+        console.log(`  ${model.padEnd(12)} ${notes.length ? notes.join('; ') : 'all built'}`);
+      }
     } finally {
       await conn.close();
     }
@@ -76,15 +83,15 @@ async function main(argv: string[]): Promise<number> {
 type IndexFlags = { apply: boolean; drop: boolean; json: boolean; strict: boolean };
 
 async function indexes(uri: string, databases: string[], flags: IndexFlags): Promise<number> {
-  const server = await probe(uri);
   const root = await mongoose.createConnection(uri, { autoIndex: false, autoCreate: false }).asPromise();
   const out = (line: string) => flags.json || process.stdout.write(`${line}\n`);
   try {
+    const server = await probeServer(root.getClient());
     const reports = [];
     out(`Server: ${server.description}`);
     for (const database of databases.length > 0 ? databases : [root.name]) {
       const models = makeModels(database === root.name ? root : root.useDb(database, { useCache: true }));
-      const plan = await planIndexes(models, { capabilities: server.capabilities });
+      const plan = await planIndexes(models, { server });
       out(`Database ${database}${flags.apply ? '' : ' (dry run)'}:`);
       for (const [model, entry] of Object.entries(plan.models)) {
         const lines = [
@@ -131,7 +138,7 @@ function describeIndex(index: IndexSpec): string {
 async function demo(uri: string | undefined, dbName: string | undefined, keep: boolean): Promise<number> {
   const started = Date.now();
   if (uri) process.env.MONGODB_URI = uri;
-  const server = await startMongoServer((line) => console.log(line));
+  const server = await startMongoServer({ log: (line) => console.log(line) });
   console.log(`Server: ${server.description} (ready in ${Date.now() - started} ms)`);
   const conn = await mongoose.createConnection(server.uri, { dbName: dbName ?? `data_models_demo_${Date.now()}` }).asPromise();
   try {

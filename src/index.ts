@@ -1,8 +1,12 @@
 // The package's public API. Everything not exported here is internal.
-export { makeModels, releaseTenant, syncIndexes, type Models, type ModelName } from './makeModels.js';
+export { makeModels, releaseTenant, type Models, type ModelName } from './makeModels.js';
 export {
+  syncIndexes,
   planIndexes,
   applyIndexes,
+  type IndexNotBuilt,
+  type IndexReport,
+  type ModelIndexReport,
   type IndexPlan,
   type ModelIndexPlan,
   type IndexSpec,
@@ -11,7 +15,7 @@ export {
   type IndexApplyResult,
   type ModelIndexResult,
   type IndexProgress,
-} from './indexPlan.js';
+} from './indexes.js';
 export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError } from './errors.js';
 export * from './contracts/enums.js';
 export { validatePipelineGraph, nodeId, parseNodeId, type GraphProblem, type GraphProblemCode, type PipelineGraph } from './contracts/pipelineGraph.js';

@@ -151,12 +151,3 @@ function forgetSubclasses(parent: object): void {
 export function releaseTenant(root: MongooseConnection, dbName: string): void {
   (root as MongooseConnection & { removeDb(name: string): void }).removeDb(dbName);
 }
-
-/** Builds every model's indexes (and drops indexes the schemas no longer declare). Returns what was dropped. */
-export async function syncIndexes(models: Models): Promise<Record<ModelName, string[]>> {
-  const dropped = {} as Record<ModelName, string[]>;
-  for (const name of Object.keys(models) as ModelName[]) {
-    dropped[name] = await models[name].syncIndexes();
-  }
-  return dropped;
-}

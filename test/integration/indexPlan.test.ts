@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyIndexes, makeModels, planIndexes, type IndexApplyResult, type IndexPlan, type IndexProgress, type ModelName } from '../../src/index.js';
-import { INDEX_OPTION_NEEDS } from '../../src/indexPlan.js';
+import { INDEX_OPTION_NEEDS } from '../../src/indexes.js';
 import { server } from '../support/db.js';
 
 const run = promisify(execFile);
@@ -111,7 +111,7 @@ describe('index plans (data-models indexes, planIndexes, applyIndexes)', () => {
     await models.Client.collection.dropIndex('status_1');
     await models.Client.collection.createIndex({ status: -1 }, { name: 'status_1' });
 
-    const plan = await planIndexes(models, { capabilities: server.capabilities });
+    const plan = await planIndexes(models, { server });
     expect(plan.models.Workspace.create.map((index) => index.name)).toEqual(['status_1']);
     expect(plan.models.Workspace.drop).toEqual([{ name: 'name_1', key: { name: 1 }, options: { unique: true } }]);
     expect(plan.models.Client.change).toEqual([{ name: 'status_1', key: { status: 1 }, options: {} }]);
@@ -149,11 +149,11 @@ describe('index plans (data-models indexes, planIndexes, applyIndexes)', () => {
   it('applyIndexes reports every step to onProgress, started then done or skipped', async () => {
     const models = makeModels(root.useDb(`${database}_b`, { useCache: true }));
     const events: IndexProgress[] = [];
-    const plan = await planIndexes(models, { capabilities: server.capabilities });
+    const plan = await planIndexes(models, { server });
     await applyIndexes(models, plan, { onProgress: (event) => events.push(event) });
     const finished = events.filter((event) => event.state !== 'started');
     expect(finished.map((event) => event.done)).toEqual(finished.map((_, i) => i + 1));
     expect(finished.at(-1)!.done).toBe(finished.at(-1)!.total);
-    expect(changes(await planIndexes(models, { capabilities: server.capabilities }))).toEqual([]);
+    expect(changes(await planIndexes(models, { server }))).toEqual([]);
   });
 });

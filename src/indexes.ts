@@ -1,9 +1,65 @@
-// Index builds a deploy can review, then apply: `planIndexes` compares each model's declared indexes with the
-// server's (mongoose's own diffIndexes), `applyIndexes` carries out a plan. In production autoIndex is off and
-// nothing is built or dropped by surprise: dropping needs `drop: true`.
+// The explicit index build (tenant connections run with autoIndex off). A server may lack an index feature
+// (FerretDB v1: partial, TTL and collation indexes); the build then makes every other index and says which one it
+// could not make and the server's reason, instead of stopping at the first model. For a deploy, `planIndexes`
+// shows what would change (mongoose's own diffIndexes, with options and what this server cannot build), and
+// `applyIndexes` carries a plan out; nothing is dropped without `drop: true`.
 import type { mongo } from 'mongoose';
-import type { ModelName, Models } from './makeModels.js';
-import type { Capabilities, Capability } from './mongoServer.js';
+import type { Capability, ServerFacts } from './capabilities.js';
+import type { Models, ModelName } from './makeModels.js';
+
+export interface IndexNotBuilt {
+  /** The index's name, as the server would call it (e.g. `email_1`). */
+  index: string;
+  /** The server's own reason. */
+  reason: string;
+}
+
+export interface ModelIndexReport {
+  /** Indexes the schema no longer declares, dropped. */
+  dropped: string[];
+  /** Indexes this server cannot build. */
+  notBuilt: IndexNotBuilt[];
+}
+
+export type IndexReport = Record<ModelName, ModelIndexReport>;
+
+type SchemaIndex = [Record<string, mongo.IndexDirection>, mongo.CreateIndexesOptions & { _autoIndex?: boolean }];
+
+// The server does not implement what the index asks for (NotImplemented, CommandNotSupported): not an error in the
+// schema or the data, so the other indexes still get built.
+const UNSUPPORTED_CODES = new Set([238, 115]);
+
+/**
+ * Builds every model's indexes that the server can build, drops the indexes the schemas no longer declare, and
+ * reports per model what it dropped and what it could not build. Any other failure (a unique index over duplicate
+ * data, options that conflict with an existing index) throws an error naming the model and the index.
+ */
+export async function syncIndexes(models: Models): Promise<IndexReport> {
+  const report = {} as IndexReport;
+  for (const name of Object.keys(models) as ModelName[]) {
+    const model = models[name];
+    await model.createCollection().catch((error: { code?: unknown }) => {
+      if (error.code !== 48) throw error; // NamespaceExists
+    });
+    const notBuilt: IndexNotBuilt[] = [];
+    const dropped = await model.cleanIndexes();
+    // `_autoIndex` is mongoose's own mark, not an index option.
+    for (const [fields, { _autoIndex, ...options }] of model.schema.indexes() as SchemaIndex[]) {
+      const index = options.name ?? defaultName(fields);
+      try {
+        await model.collection.createIndex(fields, options);
+      } catch (error) {
+        const { code, message } = error as { code?: unknown; message?: string };
+        if (!UNSUPPORTED_CODES.has(code as number)) {
+          throw new Error(`syncIndexes: ${name} index ${index} could not be built: ${message ?? String(error)}`, { cause: error });
+        }
+        notBuilt.push({ index, reason: message ?? String(error) });
+      }
+    }
+    report[name] = { dropped, notBuilt };
+  }
+  return report;
+}
 
 /** An index as the server would list it. */
 export interface IndexSpec {
@@ -33,8 +89,11 @@ export interface IndexPlan {
 }
 
 export interface IndexPlanOptions {
-  /** What the server can build (its probe); without it every option is taken as buildable and the server decides. */
-  capabilities?: Capabilities;
+  /**
+   * What the server can build (`probeServer`, src/capabilities.ts); without it every option is taken as buildable
+   * and `applyIndexes` reports what the server refuses.
+   */
+  server?: Pick<ServerFacts, 'capabilities' | 'missing'>;
 }
 
 /** The index options a server may lack, and the capability each needs. */
@@ -44,13 +103,12 @@ export const INDEX_OPTION_NEEDS: Readonly<Record<string, Capability>> = {
   collation: 'collation',
 };
 
-type SchemaIndex = [Record<string, mongo.IndexDirection>, Record<string, unknown>];
 type ServerIndex = { name: string; key: Record<string, mongo.IndexDirection>; v?: number; ns?: string } & Record<string, unknown>;
 
 /** The name the server gives an index without one: `workspaceId_1_code_1`. */
 const defaultName = (key: Record<string, unknown>) => Object.entries(key).map(([path, order]) => `${path}_${String(order)}`).join('_');
 
-function declared([key, { _autoIndex, background, ...options }]: SchemaIndex): IndexSpec {
+function declared([key, { _autoIndex, ...options }]: SchemaIndex): IndexSpec {
   return { name: typeof options.name === 'string' ? options.name : defaultName(key), key, options: withoutName(options) };
 }
 
@@ -82,8 +140,9 @@ export async function planIndexes(models: Models, options: IndexPlanOptions = {}
     const byName = new Map(onServer.map((index) => [index.name, index]));
     const entry: ModelIndexPlan = { collection: model.collection.collectionName, create: [], change: [], drop: [], cannotBuild: [], unchanged: [] };
     for (const index of wanted) {
-      const lacking = Object.keys(index.options).map((option) => INDEX_OPTION_NEEDS[option]).filter((c) => c !== undefined && options.capabilities?.[c] === false);
-      if (lacking.length > 0) entry.cannotBuild.push({ ...index, reason: `the server lacks ${lacking.join(', ')}` });
+      const lacking = Object.keys(index.options).map((option) => INDEX_OPTION_NEEDS[option]).filter((c): c is Capability => c !== undefined && options.server?.capabilities[c] === false);
+      const why = (capability: Capability) => `${capability}${options.server?.missing[capability] ? ` (${options.server.missing[capability]})` : ''}`;
+      if (lacking.length > 0) entry.cannotBuild.push({ ...index, reason: `the server lacks ${lacking.map(why).join(', ')}` });
       else if (byName.has(index.name)) entry.change.push(index);
       else entry.create.push(index);
     }
@@ -111,7 +170,7 @@ export interface ModelIndexResult {
   created: string[];
   dropped: string[];
   /** Indexes this server cannot build, and why. */
-  notBuilt: Array<{ index: string; reason: string }>;
+  notBuilt: IndexNotBuilt[];
   /** Changed indexes left as they are, because rebuilding them needs `drop`. */
   kept: string[];
 }
@@ -123,9 +182,6 @@ export interface ApplyIndexesOptions {
   onProgress?: (progress: IndexProgress) => void;
 }
 
-// The server does not implement what the index asks for (NotImplemented, CommandNotSupported, InvalidOptions):
-// not an error in the schema or the data, so the other indexes still get built.
-const UNSUPPORTED_CODES = new Set([238, 115, 72]);
 const INDEX_NOT_FOUND = 27;
 const NAMESPACE_NOT_FOUND = 26;
 
@@ -180,7 +236,7 @@ export async function applyIndexes(models: Models, plan: IndexPlan, options: App
         });
         result[name].dropped.push(index.name);
       } else {
-        await collection.createIndex(index.key, { ...index.options, name: index.name } as mongo.CreateIndexesOptions);
+        await collection.createIndex(index.key, { ...index.options, name: index.name });
         result[name].created.push(index.name);
       }
     } catch (error) {
