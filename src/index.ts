@@ -16,14 +16,17 @@ export {
   type ModelIndexResult,
   type IndexProgress,
 } from './indexes.js';
-export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError } from './errors.js';
+export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError, describeError, type DescribedError } from './errors.js';
 export * from './contracts/enums.js';
-export { validatePipelineGraph, nodeId, parseNodeId, type GraphProblem, type GraphProblemCode, type PipelineGraph } from './contracts/pipelineGraph.js';
+export { INPUT_LIMITS, limitProblems, type Limit, type LimitProblem } from './contracts/limits.js';
+export { GRAPH_UPDATE_ATTEMPTS } from './models/pipelineGraphUpdates.js';
+export { validatePipelineGraph, parseNodeId, isLayoutKey, type GraphProblem, type GraphProblemCode, type PipelineGraph } from './contracts/pipelineGraph.js';
 
 export { workspaceSchema, createWorkspaceModel, type Workspace, type WorkspaceDocument, type WorkspaceModel } from './models/workspace.js';
 export {
   pipelineSchema,
   createPipelineModel,
+  nodeId,
   type Pipeline,
   type PipelineDocument,
   type PipelineModel,
