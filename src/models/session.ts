@@ -99,6 +99,8 @@ export const sessionSchema = Schema.create(
 
 // Served query: revokeAllFor (every session of one principal).
 sessionSchema.index({ principalId: 1, principalType: 1, status: 1 });
+// Served query: a workspace's live sessions (`{ workspaceId, status: 'active', expiresAt: { $gt: now } }`).
+sessionSchema.index({ workspaceId: 1, status: 1, expiresAt: 1 });
 
 // Callers cannot choose a session's _id: a chosen id would be a guessable credential.
 sessionSchema.pre('validate', function () {
