@@ -62,6 +62,25 @@ export class TenantScopeError extends Error {
 }
 brand(TenantScopeError, 'TenantScopeError');
 
+/**
+ * A query the package will not send: a filter, sort, projection or distinct on a secret path, an operator that runs
+ * code or compares fields (`$where`, `$expr`, `$function`, `$accumulator`), an aggregate that does not start with a
+ * `$match` or reaches another collection, or an update pipeline. `path` names the offending path, key or stage.
+ */
+export class UnsafeQueryError extends Error {
+  override readonly name = 'UnsafeQueryError';
+  readonly code = 'unsafe-query';
+
+  constructor(
+    readonly modelName: string,
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`${modelName}: ${reason}`);
+  }
+}
+brand(UnsafeQueryError, 'UnsafeQueryError');
+
 /** A stored secret could not be decrypted: a tampered or moved ciphertext, or a key that is not configured. */
 export class SecretDecryptionError extends Error {
   override readonly name = 'SecretDecryptionError';
@@ -111,7 +130,8 @@ async function describe(
     for (const fields of [['_id'], ...keys]) {
       const filter = Object.fromEntries(fields.map((f) => [f, read(written, f)]));
       if (Object.values(filter).some((v) => v === undefined)) continue;
-      if (await model.exists(filter).catch(() => null)) return filter;
+      // A global look-up of the package's own (a unique value may be taken in any workspace).
+      if (await model.exists(filter).setOptions({ allWorkspaces: true }).catch(() => null)) return filter;
     }
   }
   return Object.fromEntries(keys.flat().map((f) => [f, undefined]));

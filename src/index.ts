@@ -1,6 +1,7 @@
 // The package's public API. Everything not exported here is internal.
 export { makeModels, syncIndexes, type Models, type ModelName } from './makeModels.js';
-export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError } from './errors.js';
+export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError, UnsafeQueryError } from './errors.js';
+export { forWorkspace, type WorkspaceModels, type WorkspaceScoped } from './forWorkspace.js';
 export * from './contracts/enums.js';
 export { validatePipelineGraph, nodeId, parseNodeId, type GraphProblem, type GraphProblemCode, type PipelineGraph } from './contracts/pipelineGraph.js';
 

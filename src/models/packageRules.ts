@@ -3,8 +3,10 @@
 // (immutable paths, `select: false` secret paths, the tenant field), so no model repeats it.
 import type { Schema } from 'mongoose';
 import { duplicateKeyErrors } from '../errors.js';
+import { safeQueries } from './querySafety.js';
 import { hideSecrets, secretPaths } from './secrets.js';
-import { refuseImmutableUpdates } from './updateGuards.js';
+import { tenantScope } from './tenancy.js';
+import { refuseImmutableUpdates, validateQueryUpdates } from './updateGuards.js';
 
 export function applyPackageRules(schemas: Readonly<Record<string, Schema>>): void {
   for (const schema of Object.values(schemas)) {
@@ -12,5 +14,10 @@ export function applyPackageRules(schemas: Readonly<Record<string, Schema>>): vo
     if (secrets.length > 0) hideSecrets(schema, secrets);
     schema.plugin(duplicateKeyErrors);
     schema.plugin(refuseImmutableUpdates);
+    schema.plugin(validateQueryUpdates);
+    // Both run before every other middleware of a query, aggregate or bulkWrite (the last applied first): the
+    // filter is made safe, then its workspace checked, before anything reads or writes with it.
+    schema.plugin(tenantScope);
+    schema.plugin(safeQueries);
   }
 }

@@ -1,4 +1,4 @@
-import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
+import mongoose, { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES, STREAM_TYPES } from '../contracts/enums.js';
 import { validatePipelineGraph, type PipelineGraph } from '../contracts/pipelineGraph.js';
 import { isCode, isTopic } from '../contracts/rules.js';
@@ -99,7 +99,7 @@ export const pipelineSchema = Schema.create(
         const clients = pipeline.sourceClients ?? [];
         const connections = pipeline.sinkConnections ?? [];
         const statusOf = async (modelName: 'Client' | 'Connection', ids: string[]) => {
-          const found = await this.db.model(modelName).find({ _id: { $in: [...new Set(ids)] } }, { status: 1 }).lean<Array<{ _id: string; status: string }>>();
+          const found = await this.db.model(modelName).find({ _id: mongoose.trusted({ $in: [...new Set(ids)] }) }, { status: 1 }).lean<Array<{ _id: string; status: string }>>();
           return new Map(found.map((d) => [d._id, d.status]));
         };
         const clientStatus = await statusOf('Client', clients.map((c) => c.clientId));
