@@ -26,7 +26,7 @@ const OPERATIONS = [
 ] as const;
 
 /** A model's operations, each limited to one workspace; same arguments and return types as the model's own. */
-export type WorkspaceScoped<M> = Pick<M, (typeof OPERATIONS)[number]>;
+export type WorkspaceScoped<M extends Record<(typeof OPERATIONS)[number], unknown>> = Pick<M, (typeof OPERATIONS)[number]>;
 
 /** The workspace-scoped models of one workspace: see `forWorkspace`. */
 export type WorkspaceModels = { [K in keyof typeof SCOPE_FIELDS]: WorkspaceScoped<Models[K]> };
