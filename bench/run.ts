@@ -1,86 +1,146 @@
 // npm run bench: the package's models against the same work done with the raw MongoDB driver and with plain
-// mongoose (same fields, none of this package's rules), on the same server in the same process. Reports each
-// case's time per operation and its ratio to the baselines; absolute times depend on the machine, ratios less.
-import { randomUUID } from 'node:crypto';
+// mongoose (the same schemas without the package's rules), on one server, in one process, round by round.
+// Absolute figures depend on the machine and its load; the ratios to the baselines much less.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
-import { makeModels, nodeId, validatePipelineGraph } from '../src/index.js';
+import { makeModels } from '../src/index.js';
 import { startMongoServer } from '../src/mongoServer.js';
+import { formatScenario, measureCase, roundTripCounter, scenarioMet, type BenchContext, type Scenario, type ScenarioResult } from './harness.js';
+import { buildIndexes } from './fixtures.js';
+import { formatSummary, mergeProfiles, summariseProfile, type CpuProfile } from './profile.js';
+import { authenticate } from './scenarios/authenticate.js';
+import { insertManyScenario } from './scenarios/insertMany.js';
+import { largePipelineScenario } from './scenarios/largePipeline.js';
+import { layoutDrag } from './scenarios/layoutDrag.js';
+import { listPipelines } from './scenarios/listPipelines.js';
+import { makeModelsScenario } from './scenarios/makeModels.js';
+import { sessionCheck } from './scenarios/sessionCheck.js';
 
-const { values } = parseArgs({ options: { ops: { type: 'string', default: '300' }, rounds: { type: 'string', default: '5' } } });
-const OPS = Number(values.ops);
-const ROUNDS = Number(values.rounds);
+const SCENARIOS: Scenario[] = [sessionCheck, listPipelines, largePipelineScenario, layoutDrag, insertManyScenario, authenticate, makeModelsScenario];
 
-type Case = Record<string, (i: number) => Promise<unknown>>;
+const HELP = `npm run bench -- [options]
 
-/** Runs each variant OPS times per round, variants interleaved round by round; the median round per variant. */
-async function measure(name: string, variants: Case) {
-  const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
-  for (const run of Object.values(variants)) for (let i = 0; i < 20; i++) await run(1e6 + i); // warm-up
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [variant, run] of Object.entries(variants)) {
-      const start = process.hrtime.bigint();
-      for (let i = 0; i < OPS; i++) await run(round * OPS + i);
-      times[variant]!.push(Number(process.hrtime.bigint() - start) / 1e3 / OPS);
-    }
-  }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const result = Object.fromEntries(Object.entries(times).map(([k, xs]) => [k, median(xs)]));
-  const names = Object.keys(variants);
-  console.log(`\n${name}`);
-  names.forEach((variant, i) => {
-    const us = result[variant]!;
-    const ratios = names.slice(0, i).map((b) => `${(us / result[b]!).toFixed(2)}x ${b}`);
-    console.log(`  ${variant.padEnd(34)} ${us.toFixed(0).padStart(7)} µs/op   ${ratios.join(', ')}`);
-  });
+  --only <scenario>      run only these scenarios (id or number; repeat or separate with commas)
+  --quick                a smoke run: tiny data sets and counts, 2 rounds (figures mean nothing)
+  --rounds <n>           rounds per case (default 5)
+  --json <file>          also write the results as JSON
+  --cpu-prof             profile each contender's recorded batches; write .cpuprofile files and print the
+                         functions with the most self time (timings of a profiled run are inflated)
+  --cpu-prof-dir <dir>   where the profiles go (default bench-profiles)
+  --summarise <file>     print the self-time summary of any .cpuprofile (e.g. from node --cpu-prof) and exit
+
+Scenarios: ${SCENARIOS.map((s) => `${s.number} ${s.id}`).join(', ')}
+The server: MONGODB_URI when set, else what the tests use (mongod, else embedded FerretDB).`;
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string', multiple: true },
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    json: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    'cpu-prof-dir': { type: 'string', default: 'bench-profiles' },
+    summarise: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+if (values.summarise) {
+  const profile = JSON.parse(readFileSync(values.summarise, 'utf8')) as CpuProfile;
+  console.log(formatSummary(values.summarise, summariseProfile(profile, 25)));
+  process.exit(0);
 }
 
+const wanted = (values.only ?? []).flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean);
+const unknown = wanted.filter((w) => !SCENARIOS.some((s) => s.id === w || String(s.number) === w));
+if (unknown.length > 0) {
+  console.error(`Unknown scenario ${unknown.join(', ')}.\n\n${HELP}`);
+  process.exit(2);
+}
+const selected = SCENARIOS.filter((s) => wanted.length === 0 || wanted.includes(s.id) || wanted.includes(String(s.number)));
+const quick = values.quick;
+const rounds = Number(values.rounds ?? (quick ? 2 : 5));
+if (!Number.isInteger(rounds) || rounds < 1) {
+  console.error(`--rounds must be a positive integer, got "${values.rounds}"`);
+  process.exit(2);
+}
+
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  loadAverageAtStart: loadavg()[0]!,
+};
 const server = await startMongoServer();
-console.log(`Server: ${server.description}; ${OPS} ops x ${ROUNDS} rounds per variant, median round`);
-const conn = await mongoose.createConnection(server.uri, { dbName: `bench_${Date.now()}`, autoIndex: false }).asPromise();
+const dbName = `bench_${Date.now()}`;
+console.log(`Server: ${server.description}; ${machine.cores} x ${machine.cpu}, Node ${machine.node}, load ${machine.loadAverageAtStart.toFixed(2)}`);
+console.log(`${quick ? 'Quick smoke run (figures mean nothing); ' : ''}${rounds} rounds per case, contenders interleaved round by round.`);
+
+const conn = await mongoose.createConnection(server.uri, { dbName, autoIndex: false, autoCreate: false }).asPromise();
+const results: ScenarioResult[] = [];
 try {
   const models = makeModels(conn);
-  await models.Workspace.collection.createIndex({ code: 1 }, { unique: true });
-  await models.Pipeline.collection.createIndex({ workspaceId: 1, code: 1 }, { unique: true });
-  const raw = conn.db!.collection('raw_workspaces');
-  const Plain = conn.model('PlainWorkspace', new mongoose.Schema({ _id: String, name: String, code: String, status: String, allowedOrigins: [String] }, { timestamps: true }));
-  const code = (i: number) => (i + 26 ** 3).toString(26).replace(/\d/g, (d) => 'qrstuvwxyz'[Number(d)]!).slice(-4);
-
-  await measure('create a workspace', {
-    'raw driver insertOne': (i) => raw.insertOne({ _id: `r${i}` as never, name: 'Acme', code: code(i), status: 'active', allowedOrigins: [], createdAt: new Date(), updatedAt: new Date() }),
-    'plain mongoose create': (i) => Plain.create({ _id: `p${i}`, name: 'Acme', code: code(i), status: 'active' }),
-    'Workspace.create (code given)': (i) => models.Workspace.create({ _id: `w${i}`, name: 'Acme', code: code(i) }),
-  });
-  await measure('read a workspace by id (lean)', {
-    'raw driver findOne': (i) => raw.findOne({ _id: `r${i % OPS}` as never }),
-    'plain mongoose findById': (i) => Plain.findById(`p${i % OPS}`).lean(),
-    'Workspace.findById': (i) => models.Workspace.findById(`w${i % OPS}`).lean(),
-  });
-
-  const streams = Array.from({ length: 20 }, (_, i) => ({ topic: `s${i}.${i === 0 ? 'source' : i % 5 === 0 ? 'dlq' : 'sink'}`, type: (i === 0 ? 'source' : i % 5 === 0 ? 'dlq' : 'sink') as 'source' | 'sink' | 'dlq' }));
-  const graph = {
-    streams,
-    sourceClients: [{ clientId: 'cl_1', streamName: streams[0]!.topic }],
-    sinkConnections: streams.slice(1).map((s, i) => ({ connectionId: `cn_${i}`, streamName: s.topic })),
-    transforms: streams.slice(1).filter((s) => s.type === 'sink').map((s) => ({ type: 'map', sourceStream: streams[0]!.topic, targetStream: s.topic, failureQueue: streams[5]!.topic })),
-    nodePositions: Object.fromEntries(streams.map((s, i) => [nodeId('stream', s.topic), { x: i, y: i }])),
-  };
-  const rawPipelines = conn.db!.collection('raw_pipelines');
-  const PlainPipeline = conn.model('PlainPipeline', new mongoose.Schema({ _id: String, workspaceId: String, name: String, code: String, streams: [{ topic: String, type: { type: String } }], sourceClients: [{ clientId: String, streamName: String }], sinkConnections: [{ connectionId: String, streamName: String }], transforms: [{ type: { type: String }, sourceStream: String, targetStream: String, failureQueue: String }], nodePositions: { type: Map, of: { x: Number, y: Number } } }, { timestamps: true }));
-  await measure(`create a pipeline (${graph.streams.length} streams, ${graph.transforms.length} transforms)`, {
-    'raw driver insertOne': (i) => rawPipelines.insertOne({ _id: randomUUID() as never, workspaceId: 'ws_1', name: 'P', code: code(i), ...graph }),
-    'plain mongoose create': (i) => PlainPipeline.create({ _id: randomUUID(), workspaceId: 'ws_1', name: 'P', code: code(i), ...graph }),
-    'Pipeline.create (graph checked)': (i) => models.Pipeline.create({ workspaceId: `ws_${i}`, name: 'P', code: 'pipe', ...graph }),
-  });
-
-  let sink = 0;
-  await measure('pipeline graph rules alone (no database)', {
-    'structuredClone of the graph': async () => void (sink += structuredClone(graph).streams.length),
-    'validatePipelineGraph': async () => void (sink += validatePipelineGraph(graph).length),
-  });
-  if (sink < 0) console.log(sink);
+  const ctx: BenchContext = { conn, models, db: conn.db!, server, quick, size: (full, small) => (quick ? small : full) };
+  // The package's collections get their indexes once; scenarios build the same ones on their baselines' collections.
+  for (const model of Object.values(models)) await buildIndexes(model.collection, model.schema, server);
+  const trips = roundTripCounter(conn);
+  for (const scenario of selected) {
+    const cases = await scenario.setup(ctx);
+    const profiles = new Map<string, CpuProfile[]>();
+    const caseResults = [];
+    for (const c of cases) {
+      const onProfile = values['cpu-prof']
+        ? (contender: { name: string }, profile: CpuProfile) => {
+            const key = `${c.name}\u0000${contender.name}`;
+            profiles.set(key, [...(profiles.get(key) ?? []), profile]);
+          }
+        : undefined;
+      caseResults.push(await measureCase(c, { rounds, trips, onProfile }));
+    }
+    const result: ScenarioResult = { id: scenario.id, number: scenario.number, title: scenario.title, target: scenario.target, met: scenarioMet(caseResults), cases: caseResults };
+    results.push(result);
+    console.log(`\n${formatScenario(result)}`);
+    if (profiles.size > 0) writeProfiles(scenario.id, profiles, values['cpu-prof-dir']);
+  }
 } finally {
   await conn.dropDatabase();
   await conn.close();
   await server.stop();
+}
+
+console.log('\nSummary');
+for (const r of results) console.log(`  ${r.number}. ${r.id.padEnd(16)} ${r.met === null ? 'no target' : r.met ? 'target met' : 'target MISSED'}`);
+if (values.json) {
+  const report = {
+    version: 1,
+    date: new Date().toISOString(),
+    quick,
+    rounds,
+    machine: { ...machine, loadAverageAtEnd: loadavg()[0]! },
+    server: { description: server.description, kind: server.kind },
+    scenarios: results,
+  };
+  writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\nWrote ${values.json}`);
+}
+
+function writeProfiles(scenarioId: string, profiles: Map<string, CpuProfile[]>, dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  for (const [key, parts] of profiles) {
+    const [caseName, contender] = key.split('\u0000') as [string, string];
+    const profile = mergeProfiles(parts);
+    const file = join(dir, `${scenarioId}.${slug(caseName)}.${slug(contender)}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    console.log(formatSummary(`${caseName} / ${contender} (${file})`, summariseProfile(profile, 12)));
+  }
 }
