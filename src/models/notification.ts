@@ -40,7 +40,9 @@ export const notificationSchema = Schema.create(
     type: { type: String, required: true, trim: true, index: true },
     // Served query: every notification caused by one event or request.
     correlationId: { type: String, required: true, trim: true, index: true },
-    tenantId: { type: String, trim: true },
+    // The workspace the notification belongs to, when it belongs to one; it never moves (see README: queries
+    // across tenants stay open to the notifier, forWorkspace scopes by it).
+    tenantId: { type: String, trim: true, immutable: true },
     contactId: { type: String, ref: 'Contact' },
     target: { type: targetSchema, required: true },
     // Any JSON-like value; 'Mixed' is named as a string so that TypeScript infers `unknown`, not `any`.

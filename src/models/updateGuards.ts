@@ -159,10 +159,18 @@ function insertedDocument(model: Model<unknown>, filter: unknown, update: PlainO
 async function checkedUpsert(model: Model<unknown>, filter: unknown, update: PlainObject): Promise<PlainObject> {
   const candidate = insertedDocument(model, filter, update);
   await candidate.validate();
-  const onInsert = isPlainObject(update.$setOnInsert) ? update.$setOnInsert : {};
-  if ('_id' in equalities(filter) || '_id' in setValues(update) || '_id' in onInsert) return update;
-  return { ...update, $setOnInsert: { ...onInsert, _id: candidate._id } };
+  // What validation gave the candidate (its id, a pipeline's code) is inserted too; the server would otherwise
+  // store a document without it. Paths the filter or the update already write are left to them.
+  const written = new Set([...Object.keys(equalities(filter)), ...updatedPaths(update)].map((path) => path.split('.')[0]));
+  const given = Object.entries(candidate.toObject({ virtuals: false, versionKey: false, flattenMaps: true })).filter(
+    ([path, value]) => value !== undefined && !written.has(path) && !TIMESTAMPS.has(path),
+  );
+  if (given.length === 0) return update;
+  return { ...update, $setOnInsert: { ...Object.fromEntries(given), ...(isPlainObject(update.$setOnInsert) ? update.$setOnInsert : {}) } };
 }
+
+/** Set on an upsert by mongoose's own timestamps. */
+const TIMESTAMPS = new Set(['createdAt', 'updatedAt']);
 
 /** Validates the values a bulkWrite update writes (bulkWrite runs no update validators). */
 async function validateBulkUpdate(model: Model<unknown>, update: PlainObject): Promise<void> {
