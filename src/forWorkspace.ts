@@ -8,7 +8,8 @@ import { updatedPaths } from './models/updateGuards.js';
 /** The field that names a document's workspace, per model (a notification's `tenantId` is its workspace). */
 const SCOPE_FIELDS = { Pipeline: 'workspaceId', User: 'workspaceId', Session: 'workspaceId', Notification: 'tenantId' } as const;
 
-const OPERATIONS = [
+/** What forWorkspace gives each model. */
+export const WORKSPACE_OPERATIONS = [
   'find',
   'findOne',
   'findById',
@@ -26,15 +27,15 @@ const OPERATIONS = [
 ] as const;
 
 /** A model's operations, each limited to one workspace; same arguments and return types as the model's own. */
-export type WorkspaceScoped<M extends Record<(typeof OPERATIONS)[number], unknown>> = Pick<M, (typeof OPERATIONS)[number]>;
+export type WorkspaceScoped<M extends Record<(typeof WORKSPACE_OPERATIONS)[number], unknown>> = Pick<M, (typeof WORKSPACE_OPERATIONS)[number]>;
 
 /** The workspace-scoped models of one workspace: see `forWorkspace`. */
 export type WorkspaceModels = { [K in keyof typeof SCOPE_FIELDS]: WorkspaceScoped<Models[K]> };
 
 type Call = (...args: unknown[]) => unknown;
-type LooseModel = { modelName: string } & Record<Exclude<(typeof OPERATIONS)[number], 'findById'>, Call>;
+type LooseModel = { modelName: string } & Record<Exclude<(typeof WORKSPACE_OPERATIONS)[number], 'findById'>, Call>;
 
-function scoped(model: LooseModel, field: string, workspaceId: string): Record<(typeof OPERATIONS)[number], Call> {
+function scoped(model: LooseModel, field: string, workspaceId: string): Record<(typeof WORKSPACE_OPERATIONS)[number], Call> {
   const conflict = (operation: string, given: unknown) =>
     new TenantScopeError(model.modelName, operation, `was given a ${field} other than its workspace "${workspaceId}" (${typeof given === 'string' ? `"${given}"` : typeof given})`);
   // The caller's filter, with the workspace added; a different workspace in it is an error, never replaced.

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import mongoose from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { forWorkspace, TenantScopeError } from '../../src/index.js';
+import { WORKSPACE_OPERATIONS } from '../../src/forWorkspace.js';
 import { server, useTestDatabase } from '../support/db.js';
 
 const db = useTestDatabase('forworkspace');
@@ -13,59 +14,47 @@ let serial = 0;
 type Doc = Record<string, unknown>;
 type Loose = mongoose.Model<unknown>;
 
+/** A random valid document of one model. */
+const docs = (arbitrary: fc.Arbitrary<Doc>) => arbitrary;
+
 /** Per scoped model: its tenant field and collection, a random valid document (without tenant), a field a request filters on, a harmless update. */
 const MODELS = {
   Pipeline: {
     field: 'workspaceId',
     collection: 'pipelines',
-    doc: fc.stringMatching(/^[A-Za-z][A-Za-z0-9 ]{0,15}$/).map((name) => ({ name })),
+    doc: docs(fc.stringMatching(/^[A-Za-z][A-Za-z0-9 ]{0,15}$/).map((name) => ({ name }))),
     filterField: 'name',
     update: { $set: { name: 'changed' } },
   },
   User: {
     field: 'workspaceId',
     collection: 'users',
-    doc: fc.constantFrom(['viewer'], ['admin'], []).map((roles) => ({ username: `user${(serial += 1)}`, roles, passwordHash: 'hash', passwordSalt: 'salt' })),
+    doc: docs(fc.constantFrom(['viewer'], ['admin'], []).map((roles) => ({ username: `user${(serial += 1)}`, roles, passwordHash: 'hash', passwordSalt: 'salt' }))),
     filterField: 'username',
     update: { $set: { roles: ['changed'] } },
   },
   Session: {
     field: 'workspaceId',
     collection: 'sessions',
-    doc: fc.record({ principalId: fc.constantFrom('cl_one', 'cl_two'), scopes: fc.array(fc.constantFrom('events:read', 'events:write'), { maxLength: 2 }) }).map((d) => ({
+    doc: docs(fc.record({ principalId: fc.constantFrom('cl_one', 'cl_two'), scopes: fc.array(fc.constantFrom('events:read', 'events:write'), { maxLength: 2 }) }).map((d) => ({
       ...d,
       principalType: 'client',
       expiresAt: new Date(Date.now() + 3_600_000),
-    })),
+    }))),
     filterField: 'principalId',
     update: { $set: { scopes: ['changed'] } },
   },
   Notification: {
     field: 'tenantId',
     collection: 'notifications',
-    doc: fc.constantFrom('alert', 'digest').map((type) => ({ channel: 'email', type, correlationId: `c-${(serial += 1)}`, target: { email: 'ops@example.com' } })),
+    doc: docs(fc.constantFrom('alert', 'digest').map((type) => ({ channel: 'email', type, correlationId: `c-${(serial += 1)}`, target: { email: 'ops@example.com' } }))),
     filterField: 'type',
     update: { $set: { type: 'changed' } },
   },
 } as const;
 type ModelName = keyof typeof MODELS;
 
-const OPERATIONS = [
-  'find',
-  'findOne',
-  'findById',
-  'countDocuments',
-  'exists',
-  'distinct',
-  'create',
-  'insertMany',
-  'updateOne',
-  'updateMany',
-  'findOneAndUpdate',
-  'deleteOne',
-  'deleteMany',
-  'aggregate',
-] as const;
+const OPERATIONS = WORKSPACE_OPERATIONS;
 type Operation = (typeof OPERATIONS)[number];
 
 /** Runs one operation on a model or a forWorkspace model, the way a service would call it. */
@@ -131,7 +120,7 @@ const scenario = (model: ModelName) =>
 /** A model, one of its documents in A, another document, and the workspace a caller spoofs. */
 const spoofing = fc
   .constantFrom(...(Object.keys(MODELS) as ModelName[]))
-  .chain((model) => fc.record({ model: fc.constant(model), doc: MODELS[model].doc as fc.Arbitrary<Doc>, other: MODELS[model].doc as fc.Arbitrary<Doc>, spoof: fc.constantFrom(B, 'ws_other', '') }));
+  .chain((model) => fc.record({ model: fc.constant(model), doc: MODELS[model].doc, other: MODELS[model].doc, spoof: fc.constantFrom(B, 'ws_other', '') }));
 
 describe('forWorkspace', () => {
   it('through forWorkspace(models, A) nothing of B is returned, counted or changed; the bare model fails without a workspace (fast-check)', async () => {

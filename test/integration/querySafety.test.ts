@@ -176,7 +176,7 @@ describe('Injection-safe queries', () => {
     expect(await Pipeline.countDocuments({ workspaceId: 'ws_a', code: mongoose.trusted({ $ne: null }) })).toBe(1);
     expect(await Connection.countDocuments({ _id: mongoose.trusted({ $in: ['cn_s3', 'cn_http'] }) })).toBe(2);
     // Not even a trusted object may run code.
-    await expect(Pipeline.find({ workspaceId: 'ws_a', code: mongoose.trusted({ $where: 'true' }) })).rejects.toThrow(UnsafeQueryError);
+    await expect(Pipeline.find({ workspaceId: 'ws_a', code: mongoose.trusted({ $where: 'true' }) as unknown as string })).rejects.toThrow(UnsafeQueryError);
   });
 
   it("the package's statics keep working whatever the application's sanitizeFilter setting", async () => {

@@ -142,7 +142,8 @@ describe('workspaceId cannot change or vanish', () => {
     await expectInvalid(() => Pipeline.findOneAndReplace(a1, { ...stored, workspaceId: 'ws_b' }).exec(), 'workspaceId', /immutable/);
     await expectStillInA();
     // The bypass that moved a User into another workspace as an admin (it then logged in there).
-    const user = (await raw('users', { _id: 'usr_b' }))[0]!;
+    // The stored user, as a replacement document (what a caller that read it raw would send back).
+    const user = (await raw('users', { _id: 'usr_b' }))[0] as unknown as { username: string; passwordHash: string; passwordSalt: string; status: 'active'; createdAt: Date; updatedAt: Date };
     await expectInvalid(
       () => User.bulkWrite([{ replaceOne: { filter: { _id: 'usr_b', workspaceId: 'ws_b' }, replacement: { ...user, workspaceId: 'ws_a', roles: ['admin'] } } }]),
       'workspaceId',
