@@ -47,11 +47,12 @@ function eachKey(value: unknown, check: (key: string) => void, depth = 0): void 
   }
 }
 
-/** Refuses `__proto__`, `constructor` and `prototype` keys (and, in filters, the code operators) at any depth. */
+/** Refuses `__proto__`, `constructor` and `prototype` keys and path parts (and, in filters, the code operators) at any depth. */
 export function refuseReservedKeys(modelName: string, value: unknown, what: 'filter' | 'update', codeOperators = what === 'filter'): void {
   try {
     eachKey(value, (key) => {
-      if (RESERVED_KEYS.has(key)) throw new UnsafeQueryError(modelName, key, `a ${what} may not hold the key "${key}"`);
+      // Dotted paths too: `nodePositions.__proto__` names the same key.
+      if (key.split('.').some((part) => RESERVED_KEYS.has(part))) throw new UnsafeQueryError(modelName, key, `a ${what} may not hold the key "${key}"`);
       if (codeOperators && CODE_OPERATORS.has(key)) throw new UnsafeQueryError(modelName, key, `${key} is refused in a filter: it runs code or compares fields`);
     });
   } catch (error) {
