@@ -3,6 +3,7 @@ import { ID_PATTERN } from './contracts/rules.js';
 import { TenantScopeError } from './errors.js';
 import type { Models } from './makeModels.js';
 import { isPlainObject, type PlainObject } from './models/querySafety.js';
+import { TENANT_PATH } from './models/tenancy.js';
 import { updatedPaths } from './models/updateGuards.js';
 
 /** The field that names a document's workspace, per model (a notification's `tenantId` is its workspace). */
@@ -72,21 +73,24 @@ function scoped(model: LooseModel, field: string, workspaceId: string): Record<(
     return [{ $match: { [field]: workspaceId } }, ...stages];
   };
 
+  // A query made here stays on its workspace even if a caller chains `.where('workspaceId', other)` to it.
+  const pin = <Q>(query: Q): Q => (field === TENANT_PATH ? ((query as { setOptions(o: object): Q }).setOptions({ forWorkspace: workspaceId }) as Q) : query);
+
   return {
-    find: (f, ...rest) => model.find(filter('find', f), ...rest),
-    findOne: (f, ...rest) => model.findOne(filter('findOne', f), ...rest),
-    findById: (id, ...rest) => model.findOne(filter('findById', { _id: id ?? null }), ...rest),
-    countDocuments: (f, ...rest) => model.countDocuments(filter('countDocuments', f), ...rest),
-    exists: (f, ...rest) => model.exists(filter('exists', f), ...rest),
-    distinct: (path, f, ...rest) => model.distinct(path, filter('distinct', f), ...rest),
+    find: (f, ...rest) => pin(model.find(filter('find', f), ...rest)),
+    findOne: (f, ...rest) => pin(model.findOne(filter('findOne', f), ...rest)),
+    findById: (id, ...rest) => pin(model.findOne(filter('findById', { _id: id ?? null }), ...rest)),
+    countDocuments: (f, ...rest) => pin(model.countDocuments(filter('countDocuments', f), ...rest)),
+    exists: (f, ...rest) => pin(model.exists(filter('exists', f), ...rest)),
+    distinct: (path, f, ...rest) => pin(model.distinct(path, filter('distinct', f), ...rest)),
     create: (...args) =>
       Array.isArray(args[0]) ? model.create(args[0].map((d: unknown) => doc('create', d)), ...args.slice(1)) : model.create(...args.map((d) => doc('create', d))),
     insertMany: (docs, ...rest) => model.insertMany(Array.isArray(docs) ? docs.map((d: unknown) => doc('insertMany', d)) : doc('insertMany', docs), ...rest),
-    updateOne: (f, u, ...rest) => model.updateOne(filter('updateOne', f), update('updateOne', u), ...rest),
-    updateMany: (f, u, ...rest) => model.updateMany(filter('updateMany', f), update('updateMany', u), ...rest),
-    findOneAndUpdate: (f, u, ...rest) => model.findOneAndUpdate(filter('findOneAndUpdate', f), update('findOneAndUpdate', u), ...rest),
-    deleteOne: (f, ...rest) => model.deleteOne(filter('deleteOne', f), ...rest),
-    deleteMany: (f, ...rest) => model.deleteMany(filter('deleteMany', f), ...rest),
+    updateOne: (f, u, ...rest) => pin(model.updateOne(filter('updateOne', f), update('updateOne', u), ...rest)),
+    updateMany: (f, u, ...rest) => pin(model.updateMany(filter('updateMany', f), update('updateMany', u), ...rest)),
+    findOneAndUpdate: (f, u, ...rest) => pin(model.findOneAndUpdate(filter('findOneAndUpdate', f), update('findOneAndUpdate', u), ...rest)),
+    deleteOne: (f, ...rest) => pin(model.deleteOne(filter('deleteOne', f), ...rest)),
+    deleteMany: (f, ...rest) => pin(model.deleteMany(filter('deleteMany', f), ...rest)),
     aggregate: (p, ...rest) => model.aggregate(pipeline(p), ...rest),
   };
 }

@@ -9,6 +9,8 @@ declare module 'mongoose' {
   interface QueryOptions<DocType = unknown> {
     /** A cross-workspace job on a workspace-scoped model (Pipeline, User, Session): skips the tenant guard. */
     allWorkspaces?: boolean;
+    /** Set by forWorkspace(): the query's filter must stay on this workspace, whatever is chained to it. */
+    forWorkspace?: string;
   }
   interface AggregateOptions {
     /** A cross-workspace aggregate on a workspace-scoped model: skips the tenant guard. */
@@ -40,7 +42,11 @@ export function allWorkspaces(options: unknown): boolean {
 }
 
 function requireScope(modelName: string, operation: string, filter: unknown, options: unknown): void {
-  if (!allWorkspaces(options) && workspaceOf(filter) === undefined) throw new TenantScopeError(modelName, operation);
+  if (allWorkspaces(options)) return;
+  const workspace = workspaceOf(filter);
+  if (workspace === undefined) throw new TenantScopeError(modelName, operation);
+  const pinned = isPlainObject(options) ? options.forWorkspace : undefined;
+  if (pinned !== undefined && workspace !== pinned) throw new TenantScopeError(modelName, operation, `was made by forWorkspace for "${String(pinned)}" but its filter names "${workspace}"`);
 }
 
 /** The tenant guard for one schema; nothing for a schema without `workspaceId`. */

@@ -196,6 +196,15 @@ describe('forWorkspace', () => {
     );
   });
 
+  it("a query made by forWorkspace stays on its workspace when a caller chains another workspaceId to it", async () => {
+    await forWorkspace(db.models, B).Pipeline.create({ name: 'Elsewhere' });
+    const scoped = forWorkspace(db.models, A).Pipeline;
+    await expect(scoped.find({}).where('workspaceId', B)).rejects.toThrow(TenantScopeError);
+    await expect(scoped.updateMany({}, { $set: { name: 'taken' } }).where({ workspaceId: B })).rejects.toThrow(TenantScopeError);
+    expect(await raw('pipelines', { workspaceId: B, name: 'Elsewhere' })).toHaveLength(1);
+    await clear();
+  });
+
   it('needs a workspace id of the id format, and returns the same types as the models', async () => {
     expect(() => forWorkspace(db.models, '')).toThrow(/workspace id/);
     expect(() => forWorkspace(db.models, { $ne: null } as unknown as string)).toThrow(/workspace id/);
