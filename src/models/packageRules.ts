@@ -3,7 +3,7 @@
 // (immutable paths, `select: false` secret paths, the tenant field), so no model repeats it.
 import type { Schema } from 'mongoose';
 import { duplicateKeyErrors } from '../errors.js';
-import { safeQueries } from './querySafety.js';
+import { refuseSkippedMiddleware, safeQueries } from './querySafety.js';
 import { hideSecrets, secretPaths } from './secrets.js';
 import { tenantScope } from './tenancy.js';
 import { refuseImmutableUpdates, validateQueryUpdates } from './updateGuards.js';
@@ -19,5 +19,7 @@ export function applyPackageRules(schemas: Readonly<Record<string, Schema>>): vo
     // filter is made safe, then its workspace checked, before anything reads or writes with it.
     schema.plugin(tenantScope);
     schema.plugin(safeQueries);
+    // Applied last, so it runs first: no operation may skip the rules above with `middleware: false`.
+    schema.plugin(refuseSkippedMiddleware);
   }
 }

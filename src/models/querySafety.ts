@@ -174,6 +174,45 @@ export function preFirst<T>(schema: Schema, operations: string | readonly string
   }
 }
 
+// mongoose skips every hook not marked with this symbol when an operation is given `middleware: false` (or
+// `{ pre: false }`, `{ post: false }`); the gate below carries it, so that option cannot switch the rules off.
+const BUILT_IN = Symbol.for('mongoose:built-in-middleware');
+
+function skipsMiddleware(options: unknown): boolean {
+  const middleware = isPlainObject(options) ? options.middleware : undefined;
+  return middleware === false || (isPlainObject(middleware) && (middleware.pre === false || middleware.post === false));
+}
+
+/**
+ * Refuses the `middleware` option that would skip the package's rules, on every query, aggregate, bulkWrite and
+ * save. Applied last, so it runs first.
+ */
+export function refuseSkippedMiddleware(schema: Schema): void {
+  const refuse = (modelName: string, options: unknown) => {
+    if (skipsMiddleware(options)) throw new UnsafeQueryError(modelName, 'middleware', "the middleware option is refused: the package's rules always run");
+  };
+  const gates = {
+    query(this: Query<unknown, unknown>) {
+      refuse(this.model.modelName, this.getOptions());
+    },
+    aggregate(this: Aggregate<unknown>) {
+      refuse(this.model().modelName, this.options);
+    },
+    bulkWrite(this: { modelName: string }, _ops: unknown, options: unknown) {
+      refuse(this.modelName, options);
+    },
+    save(this: { constructor: { modelName: string } }, options: unknown) {
+      refuse(this.constructor.modelName, options);
+    },
+  };
+  for (const gate of Object.values(gates)) Object.defineProperty(gate, BUILT_IN, { value: true });
+  preFirst(schema, QUERY_OPERATIONS, gates.query);
+  preFirst(schema, 'aggregate', gates.aggregate);
+  preFirst(schema, 'bulkWrite', gates.bulkWrite);
+  const pre = schema.pre as unknown as (name: string, options: object, fn: Hook, error: undefined, unshift: true) => Schema;
+  pre.call(schema, 'save', { document: true, query: false }, gates.save as Hook, undefined, true);
+}
+
 /** The filter of one write of a `bulkWrite`, and where to put it back. */
 export interface BulkFilter {
   kind: string;

@@ -98,6 +98,20 @@ describe('Tenant guard', () => {
     expect((await raw('pipelines')).map((p) => p.name)).toEqual(['A one', 'B one']);
   });
 
+  it('the middleware option cannot switch the rules off: queries, aggregate, bulkWrite and save refuse it', async () => {
+    const { Pipeline, Session } = db.models;
+    const skip = { middleware: false } as const;
+    await expect(Pipeline.find({}, null, skip)).rejects.toThrow(/middleware option is refused/);
+    await expect(Pipeline.find({}).setOptions({ middleware: { pre: false } })).rejects.toThrow(UnsafeQueryError);
+    await expect(Pipeline.updateMany({}, { $set: { workspaceId: 'ws_b' } }, skip)).rejects.toThrow(UnsafeQueryError);
+    await expect(Pipeline.aggregate([{ $group: { _id: '$workspaceId' } }], skip)).rejects.toThrow(UnsafeQueryError);
+    await expect(Pipeline.bulkWrite([{ deleteMany: { filter: {} } }], skip)).rejects.toThrow(UnsafeQueryError);
+    const foreign = new Session({ workspaceId: 'ws_a', principalType: 'user', principalId: 'usr_b', expiresAt: inAnHour() });
+    await expect(foreign.save(skip)).rejects.toThrow(/middleware option is refused|principalId must be a user/);
+    expect((await raw('pipelines')).map((p) => p.workspaceId)).toEqual(['ws_a', 'ws_b']);
+    expect(await raw('sessions', { workspaceId: 'ws_a', principalId: 'usr_b' })).toHaveLength(0);
+  });
+
   it("the package's own global look-ups still work: a session by id, a user by username, revokeAllFor", async () => {
     const { Session, User } = db.models;
     const session = await Session.create({ workspaceId: 'ws_a', principalType: 'user', principalId: 'usr_a', expiresAt: inAnHour() });
