@@ -57,6 +57,8 @@ describe('Tenant guard', () => {
       const name = model.modelName;
       const calls: Array<[string, () => unknown]> = [
         ['find', () => model.find({ _id: 'x' })],
+        ['find', () => model.find({}).cursor().next()],
+        ['aggregate', () => model.aggregate([{ $match: {} }]).cursor().next()],
         ['findOne', () => model.findOne({ _id: 'x' })],
         ['countDocuments', () => model.countDocuments({})],
         ['estimatedDocumentCount', () => model.estimatedDocumentCount()],
