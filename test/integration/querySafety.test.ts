@@ -98,6 +98,17 @@ const CLEAR_ERRORS = ['CastError', 'UnsafeQueryError', 'TenantScopeError', 'Stri
 const isClear = (error: Error) => CLEAR_ERRORS.includes(error.name) || (error.name === 'MongooseError' && error.message.includes('$where'));
 
 describe('Injection-safe queries', () => {
+  it("the probed injections fail: code { $ne: null } lists nothing, deleteMany with code { $regex: '.*' } deletes nothing, an array for workspaceId is no $in, aggregate is checked", async () => {
+    const { Pipeline } = db.models;
+    const request = JSON.parse('{ "ne": { "$ne": null }, "regex": { "$regex": ".*" }, "workspaces": ["ws_a", "ws_b"] }') as Record<string, string>;
+    await expect(Pipeline.find({ workspaceId: 'ws_a', code: request.ne })).rejects.toThrow(/Cast to string failed/);
+    await expect(Pipeline.deleteMany({ workspaceId: 'ws_a', code: request.regex })).rejects.toThrow(/Cast to string failed/);
+    await expect(Pipeline.find({ workspaceId: request.workspaces })).rejects.toThrow(TenantScopeError);
+    // aggregate does not cast: the operator is sent as a literal value and matches nothing.
+    expect(await Pipeline.aggregate([{ $match: { workspaceId: 'ws_a', code: request.ne } }])).toEqual([]);
+    expect(await db.conn.db!.collection('pipelines').countDocuments()).toBe(2);
+  });
+
   it('operator objects, arrays and prototype keys in request input match nothing or fail with a clear error, write nothing, and Object.prototype stays clean', async () => {
     const before = await snapshot();
     const cases: Array<{ label: string; model: keyof typeof TARGETS; filter: () => Record<string, unknown> }> = [];
