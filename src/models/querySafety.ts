@@ -169,7 +169,7 @@ type Hook = (this: never, ...args: never[]) => void | Promise<void>;
 export function preFirst<T>(schema: Schema, operations: string | readonly string[], fn: (this: T, ...args: never[]) => void | Promise<void>): void {
   const pre = schema.pre as unknown as (name: string, options: object, fn: Hook, error: undefined, unshift: true) => Schema;
   for (const operation of [operations].flat()) {
-    const options = operation === 'aggregate' || operation === 'bulkWrite' ? {} : { document: false, query: true };
+    const options = operation === 'aggregate' || operation === 'bulkWrite' ? {} : operation === 'save' ? { document: true, query: false } : { document: false, query: true };
     pre.call(schema, operation, options, fn as Hook, undefined, true);
   }
 }
@@ -209,8 +209,7 @@ export function refuseSkippedMiddleware(schema: Schema): void {
   preFirst(schema, QUERY_OPERATIONS, gates.query);
   preFirst(schema, 'aggregate', gates.aggregate);
   preFirst(schema, 'bulkWrite', gates.bulkWrite);
-  const pre = schema.pre as unknown as (name: string, options: object, fn: Hook, error: undefined, unshift: true) => Schema;
-  pre.call(schema, 'save', { document: true, query: false }, gates.save as Hook, undefined, true);
+  preFirst(schema, 'save', gates.save);
 }
 
 /** The filter of one write of a `bulkWrite`, and where to put it back. */
