@@ -35,30 +35,32 @@ function overlaps(secret: string, path: string): boolean {
   return path === secret || path.startsWith(`${secret}.`) || secret.startsWith(`${path}.`);
 }
 
-/** Every key in `value`, at any depth of plain objects and arrays, passed to `check` with its depth. */
-function eachKey(value: unknown, check: (key: string) => void, depth = 0): void {
-  if (depth > MAX_DEPTH) throw new RangeError(`nested deeper than ${MAX_DEPTH} levels`);
-  if (Array.isArray(value)) for (const item of value) eachKey(item, check, depth + 1);
-  else if (isPlainObject(value)) {
-    for (const [key, item] of Object.entries(value)) {
-      check(key);
-      eachKey(item, check, depth + 1);
-    }
+/**
+ * The first key in `value`, at any depth of plain objects and arrays, that `refused` names; `undefined` when none
+ * is. A value nested deeper than the server allows counts as refused (its key is reported as `…`).
+ */
+export function findKey(value: unknown, refused: (key: string) => boolean, depth = 0): string | undefined {
+  if (depth > MAX_DEPTH) return '…';
+  const items = Array.isArray(value) ? value.map((item) => ['', item] as const) : isPlainObject(value) ? Object.entries(value) : [];
+  for (const [key, item] of items) {
+    if (key !== '' && refused(key)) return key;
+    const found = findKey(item, refused, depth + 1);
+    if (found !== undefined) return found;
   }
+  return undefined;
 }
 
-/** Refuses `__proto__`, `constructor` and `prototype` keys and path parts (and, in filters, the code operators) at any depth. */
-export function refuseReservedKeys(modelName: string, value: unknown, what: 'filter' | 'update', codeOperators = what === 'filter'): void {
-  try {
-    eachKey(value, (key) => {
-      // Dotted paths too: `nodePositions.__proto__` names the same key.
-      if (key.split('.').some((part) => RESERVED_KEYS.has(part))) throw new UnsafeQueryError(modelName, key, `a ${what} may not hold the key "${key}"`);
-      if (codeOperators && CODE_OPERATORS.has(key)) throw new UnsafeQueryError(modelName, key, `${key} is refused in a filter: it runs code or compares fields`);
-    });
-  } catch (error) {
-    if (error instanceof RangeError) throw new UnsafeQueryError(modelName, what, `the ${what} is ${error.message}`);
-    throw error;
-  }
+/** `__proto__`, `constructor` or `prototype`, as a key or a part of a dotted path (`nodePositions.__proto__`). */
+export function isReservedKey(key: string): boolean {
+  return key.split('.').some((part) => RESERVED_KEYS.has(part));
+}
+
+/** Refuses reserved keys and the code operators at any depth of a filter. */
+function refuseUnsafeKeys(modelName: string, filter: unknown): void {
+  const key = findKey(filter, (k) => isReservedKey(k) || CODE_OPERATORS.has(k));
+  if (key === '…') throw new UnsafeQueryError(modelName, 'filter', `the filter is nested deeper than ${MAX_DEPTH} levels`);
+  if (key !== undefined && CODE_OPERATORS.has(key)) throw new UnsafeQueryError(modelName, key, `${key} is refused in a filter: it runs code or compares fields`);
+  if (key !== undefined) throw new UnsafeQueryError(modelName, key, `a filter may not hold the key "${key}"`);
 }
 
 /** A value that is an operator object (or an array, which mongoose would turn into `$in`) unless wrapped. */
@@ -96,7 +98,7 @@ function sanitize(modelName: string, filter: PlainObject, secrets: readonly stri
 export function safeFilter(modelName: string, filter: unknown, secrets: readonly string[]): PlainObject {
   if (filter == null) return {};
   if (!isPlainObject(filter)) throw new UnsafeQueryError(modelName, 'filter', 'a filter must be a plain object');
-  refuseReservedKeys(modelName, filter, 'filter');
+  refuseUnsafeKeys(modelName, filter);
   return sanitize(modelName, filter, secrets);
 }
 

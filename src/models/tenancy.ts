@@ -5,23 +5,6 @@ import mongoose, { type Aggregate, type Model, type Query, type Schema } from 'm
 import { TenantScopeError } from '../errors.js';
 import { bulkFilters, equalities, isPlainObject, operationOf, preFirst, QUERY_OPERATIONS } from './querySafety.js';
 
-declare module 'mongoose' {
-  interface QueryOptions<DocType = unknown> {
-    /** A cross-workspace job on a workspace-scoped model (Pipeline, User, Session): skips the tenant guard. */
-    allWorkspaces?: boolean;
-    /** Set by forWorkspace(): the query's filter must stay on this workspace, whatever is chained to it. */
-    forWorkspace?: string;
-  }
-  interface AggregateOptions {
-    /** A cross-workspace aggregate on a workspace-scoped model: skips the tenant guard. */
-    allWorkspaces?: boolean;
-  }
-  interface MongooseBulkWriteOptions {
-    /** A cross-workspace bulkWrite on a workspace-scoped model: skips the tenant guard. */
-    allWorkspaces?: boolean;
-  }
-}
-
 /** The path that names a document's workspace. */
 export const TENANT_PATH = 'workspaceId';
 

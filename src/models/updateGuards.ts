@@ -1,7 +1,7 @@
 import mongoose, { type Model, type Query, type Schema } from 'mongoose';
 import { validatePipelineGraph, type GraphProblem, type PipelineGraph } from '../contracts/pipelineGraph.js';
 import { UnsafeQueryError } from '../errors.js';
-import { equalities, isPlainObject, refuseReservedKeys, type PlainObject } from './querySafety.js';
+import { equalities, findKey, isPlainObject, isReservedKey, type PlainObject } from './querySafety.js';
 import { allWorkspaces, TENANT_PATH, workspaceOf } from './tenancy.js';
 
 /** The paths an update document writes: every operator's keys, both sides of `$rename`, and plain keys. */
@@ -104,6 +104,12 @@ export function refuseImmutableUpdates(schema: Schema): void {
   });
 }
 
+/** An update may not write a `__proto__`, `constructor` or `prototype` key, at any depth: a ValidationError on it. */
+function refuseReservedKeys(update: PlainObject): void {
+  const key = findKey(update, isReservedKey);
+  if (key !== undefined) throw validationError([{ path: key, message: `${key}: the keys __proto__, constructor and prototype (and updates nested deeper than the server allows) are refused` }]);
+}
+
 /** Update operators that mongoose's update validators check. */
 const VALIDATED_OPERATORS = new Set(['$set', '$setOnInsert', '$unset', '$push', '$addToSet', '$pull', '$pullAll', '$pop']);
 /** Operators that are safe on numbers and dates only (on a string, `$max: { status: 'zzz' }` would store anything). */
@@ -204,7 +210,7 @@ export function validateQueryUpdates(schema: Schema): void {
     refusePipeline(this.model.modelName, update);
     this.setOptions({ runValidators: true });
     if (!update) return;
-    refuseReservedKeys(this.model.modelName, update, 'update');
+    refuseReservedKeys(update);
     refuseUncheckedOperators(this.model.schema, update);
     if (this.getOptions().upsert) this.setUpdate(await checkedUpsert(this.model, this.getFilter(), update));
   });
@@ -214,7 +220,7 @@ export function validateQueryUpdates(schema: Schema): void {
       const update = kind === 'replaceOne' ? write.replacement : write.update;
       refusePipeline(this.modelName, update);
       if (kind === 'replaceOne' || !update) continue;
-      refuseReservedKeys(this.modelName, update, 'update');
+      refuseReservedKeys(update);
       refuseUncheckedOperators(this.schema, update);
       await validateBulkUpdate(this, update);
       if (write.upsert) write.update = await checkedUpsert(this, write.filter, update);

@@ -187,7 +187,7 @@ describe('workspaceId cannot change or vanish', () => {
     const { Pipeline, User } = db.models;
     await expectScopeError(() => Pipeline.updateOne({ name: 'Upserted' }, { $set: { status: 'inactive' } }, { upsert: true }), 'Pipeline', 'updateOne');
     // Even a cross-workspace job cannot create a pipeline without its workspace.
-    await expectInvalid(() => Pipeline.updateOne({ name: 'Upserted' }, { $set: { status: 'inactive' } }, { upsert: true, allWorkspaces: true }).exec(), 'workspaceId', /required/);
+    await expectInvalid(() => Pipeline.updateOne({ name: 'Upserted' }, { $set: { status: 'inactive' } }, { upsert: true }).setOptions({ allWorkspaces: true }).exec(), 'workspaceId', /required/);
     await expectInvalid(
       () => Pipeline.updateOne({ workspaceId: 'ws_a', name: 'Upserted' }, { $setOnInsert: { workspaceId: 'ws_b' } }, { upsert: true }).exec(),
       'workspaceId',
