@@ -186,6 +186,9 @@ describe('Injection-safe queries', () => {
     expect(await Pipeline.countDocuments({ workspaceId: 'ws_a', code: { $ne: null } as unknown as string }).catch((e: Error) => e.name)).toBe('CastError');
     expect(await Pipeline.countDocuments({ workspaceId: 'ws_a', code: mongoose.trusted({ $ne: null }) })).toBe(1);
     expect(await Connection.countDocuments({ _id: mongoose.trusted({ $in: ['cn_s3', 'cn_http'] }) })).toBe(2);
+    // Query helpers build operator objects too: the trusted form of `.where('code').ne(null)`.
+    await expect(Pipeline.countDocuments({ workspaceId: 'ws_a' }).where('code').ne(null)).rejects.toThrow(/Cast to string failed/);
+    expect(await Pipeline.countDocuments({ workspaceId: 'ws_a' }).where('code', mongoose.trusted({ $ne: null }))).toBe(1);
     // Not even a trusted object may run code.
     await expect(Pipeline.find({ workspaceId: 'ws_a', code: mongoose.trusted({ $where: 'true' }) as unknown as string })).rejects.toThrow(UnsafeQueryError);
   });
