@@ -10,9 +10,11 @@ const HELP = `Usage: data-models <command> [options]
 
 Commands:
   demo           Create a workspace, client, connection, pipeline, user and session, and print them.
-                 Uses --uri or MONGODB_URI, else starts an embedded server (mongod if one can be had,
-                 else FerretDB built with Go on first use).
-  sync-indexes   Build every model's indexes on the database of --uri (or MONGODB_URI).
+                 Uses --uri or MONGODB_URI, else starts the first embedded server it can: mongod if one
+                 can be had, else SecantusDB (installed with python3 on first use), else FerretDB
+                 (built with Go on first use).
+  sync-indexes   Build every model's indexes on the database of --uri (or MONGODB_URI), drop the ones
+                 the schemas no longer declare, and list per model any index the server cannot build.
 
 Options:
   --uri <uri>    MongoDB connection string
@@ -43,8 +45,12 @@ async function main(argv: string[]): Promise<number> {
     if (!uri) throw new Error('sync-indexes needs --uri or MONGODB_URI');
     const conn = await mongoose.createConnection(uri, { dbName: values.db, autoIndex: false }).asPromise();
     try {
-      const dropped = await syncIndexes(makeModels(conn));
-      console.log(`Indexes in sync on ${conn.name}; dropped: ${JSON.stringify(dropped)}`);
+      const report = await syncIndexes(makeModels(conn));
+      console.log(`Indexes built on ${conn.name}, except where this server lacks what an index needs:`);
+      for (const [model, { dropped, notBuilt }] of Object.entries(report)) {
+        const notes = [...notBuilt.map((n) => `not built ${n.index}: ${n.reason}`), ...(dropped.length ? [`dropped ${dropped.join(', ')}`] : [])];
+        console.log(`  ${model.padEnd(12)} ${notes.length ? notes.join('; ') : 'all built'}`);
+      }
     } finally {
       await conn.close();
     }
@@ -57,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
 async function demo(uri: string | undefined, dbName: string | undefined, keep: boolean): Promise<number> {
   const started = Date.now();
   if (uri) process.env.MONGODB_URI = uri;
-  const server = await startMongoServer((line) => console.log(line));
+  const server = await startMongoServer({ log: (line) => console.log(line) });
   console.log(`Server: ${server.description} (ready in ${Date.now() - started} ms)`);
   const conn = await mongoose.createConnection(server.uri, { dbName: dbName ?? `data_models_demo_${Date.now()}` }).asPromise();
   try {

@@ -1,5 +1,6 @@
 // The package's public API. Everything not exported here is internal.
-export { makeModels, syncIndexes, type Models, type ModelName } from './makeModels.js';
+export { makeModels, type Models, type ModelName } from './makeModels.js';
+export { syncIndexes, type IndexNotBuilt, type IndexReport, type ModelIndexReport } from './indexes.js';
 export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError, UnsafeQueryError } from './errors.js';
 export { forWorkspace, type WorkspaceModels, type WorkspaceScoped } from './forWorkspace.js';
 export * from './contracts/enums.js';

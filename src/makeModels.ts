@@ -58,12 +58,3 @@ export function makeModels(conn: MongooseConnection): Models {
   }
   return models;
 }
-
-/** Builds every model's indexes (and drops indexes the schemas no longer declare). Returns what was dropped. */
-export async function syncIndexes(models: Models): Promise<Record<ModelName, string[]>> {
-  const dropped = {} as Record<ModelName, string[]>;
-  for (const name of Object.keys(models) as ModelName[]) {
-    dropped[name] = await models[name].syncIndexes();
-  }
-  return dropped;
-}

@@ -29,7 +29,9 @@ describe('data-models command line', () => {
       const { stderr } = error as { stderr: string };
       expect(stderr).toMatch(/No MongoDB server could be had/);
       expect(stderr).toMatch(/mongod through mongodb-memory-server-core: .*download failed/);
+      expect(stderr).toMatch(/SecantusDB 0\.7\.0b3 in a Python venv: `python3` is not on PATH/);
       expect(stderr).toMatch(/FerretDB v1\.24\.2 built with Go: the Go toolchain \(`go`\) is not on PATH/);
+      expect(stderr).toMatch(/Python 3\.10\+ with its venv module/);
       expect(stderr).toMatch(/MONGODB_URI=/);
     } finally {
       rmSync(cache, { recursive: true, force: true });

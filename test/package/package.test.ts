@@ -15,14 +15,22 @@ const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'data-models-package-'));
 let tarball = '';
+let packed: string[] = [];
 
 beforeAll(async () => {
   const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: root });
-  tarball = join(work, (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename);
+  const [pack] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  tarball = join(work, pack!.filename);
+  packed = pack!.files.map((f) => f.path);
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('the packed package', () => {
+  it('ships the embedded servers\' recipes (FerretDB sources, SecantusDB requirements), never SecantusDB itself', () => {
+    expect(packed).toEqual(expect.arrayContaining(['ferretdb/go.mod', 'ferretdb/go.sum', 'ferretdb/main.go', 'secantusdb/requirements.txt']));
+    expect(packed.filter((path) => /secantus/i.test(path))).toEqual(['secantusdb/requirements.txt']);
+  });
+
   it('publint finds no problem in the tarball', async () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
     const { messages } = await publint({ level: 'suggestion', strict: true, pack: { tarball: new Uint8Array(readFileSync(tarball)).buffer } });

@@ -6,17 +6,10 @@ import type { Capability } from '../../src/mongoServer.js';
 
 export const server = inject('server');
 
-/** Index options a server may lack, and the capability each needs. */
-const OPTION_NEEDS: Record<string, Capability> = {
-  partialFilterExpression: 'partialIndexes',
-  expireAfterSeconds: 'ttlIndexes',
-  collation: 'collation',
-};
-
 /**
  * A fresh database for one test file, on the run's server, with the models registered and their indexes built.
- * On a server that lacks an index option, the indexes that need it are not built, and the tests that rely on them
- * skip themselves through `needs()`.
+ * On a server that lacks an index feature, syncIndexes leaves the indexes that need it out, and the tests that rely
+ * on them skip themselves through `needs()`.
  */
 export function useTestDatabase(label: string) {
   const ctx = {} as { conn: mongoose.Connection; models: Models };
@@ -25,27 +18,13 @@ export function useTestDatabase(label: string) {
       .createConnection(server.uri, { dbName: `${label}_${randomUUID().slice(0, 8)}`, autoIndex: false, autoCreate: false })
       .asPromise();
     ctx.models = makeModels(ctx.conn);
-    await buildIndexes(ctx.models);
+    await syncIndexes(ctx.models);
   });
   afterAll(async () => {
     await ctx.conn?.dropDatabase();
     await ctx.conn?.close();
   });
   return ctx;
-}
-
-async function buildIndexes(models: Models) {
-  if (Object.values(server.capabilities).every(Boolean)) {
-    await syncIndexes(models);
-    return;
-  }
-  for (const model of Object.values(models)) {
-    await model.createCollection();
-    for (const [fields, options = {}] of model.schema.indexes()) {
-      const lacking = Object.keys(options).map((o) => OPTION_NEEDS[o]).filter((c) => c && !server.capabilities[c]);
-      if (lacking.length === 0) await model.collection.createIndex(fields as Record<string, 1 | -1>, options as mongoose.mongo.CreateIndexesOptions);
-    }
-  }
 }
 
 /** Skips the test, with the reason printed, when the server lacks `capability`; against real mongod it runs. */

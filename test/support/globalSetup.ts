@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startMongoServer, type ServerInfo } from '../../src/mongoServer.js';
+import { SERVER_KINDS, startMongoServer, type RunningServer, type ServerInfo } from '../../src/mongoServer.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -7,16 +7,38 @@ declare module 'vitest' {
   }
 }
 
-// One server for the whole run (MONGODB_URI, mongod or embedded FerretDB); every test file gets its own database.
+// Every project of the run (see vitest.config.ts) runs this in the one main process, each with its own module
+// instance: the servers live on globalThis so that a server two projects need is started once.
+const shared = globalThis as { dataModelsServers?: Map<string, { server: Promise<RunningServer>; users: number }> };
+const servers = (shared.dataModelsServers ??= new Map());
+
+/**
+ * Gives the project its server: an integration project is named after its server's kind (or MONGODB_URI); the unit
+ * project (package tests need a server for the CLI and consumers) gets the first server of the order.
+ */
 export default async function setup(project: TestProject) {
-  const started = Date.now();
-  const server = await startMongoServer();
-  const missing = Object.entries(server.capabilities).filter(([, has]) => !has).map(([name]) => name);
-  console.log(
-    `Test server: ${server.description}, ready in ${Date.now() - started} ms` +
-      (missing.length ? `; lacks ${missing.join(', ')}: tests that need them are skipped with the reason` : ''),
-  );
-  const { uri, kind, description, capabilities } = server;
-  project.provide('server', { uri, kind, description, capabilities });
-  return () => server.stop();
+  const kind = SERVER_KINDS.find((k) => k === project.name);
+  const key = kind ?? 'first';
+  // The unit project takes the first server of the order that an integration project already started, if any.
+  let entry = servers.get(key) ?? (kind ? undefined : SERVER_KINDS.map((k) => servers.get(k)).find(Boolean));
+  if (!entry) {
+    const started = Date.now();
+    const server = startMongoServer({ kind });
+    entry = { server, users: 0 };
+    servers.set(key, entry);
+    const running = await server;
+    servers.set(running.kind, entry);
+    const missing = Object.entries(running.capabilities).filter(([, has]) => !has).map(([name]) => name);
+    console.log(
+      `Test server (${project.name}): ${running.description}, ready in ${Date.now() - started} ms` +
+        (missing.length ? `; lacks ${missing.join(', ')}: tests that need them are skipped with the reason` : ''),
+    );
+  }
+  entry.users++;
+  const { uri, kind: serverKind, description, capabilities, missing } = await entry.server;
+  project.provide('server', { uri, kind: serverKind, description, capabilities, missing });
+  const held = entry;
+  return async () => {
+    if (--held.users === 0) await (await held.server).stop();
+  };
 }

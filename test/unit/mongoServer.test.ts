@@ -1,0 +1,21 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { embeddedServers, forcedServerKind, SERVER_KINDS } from '../../src/mongoServer.js';
+
+describe('choosing the test server', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('tries mongod, then SecantusDB, then FerretDB', () => {
+    expect(SERVER_KINDS).toEqual(['mongod', 'secantus', 'ferretdb']);
+  });
+
+  it('DATA_MODELS_SERVER forces one embedded server, and an unknown one is an error naming the choices', async () => {
+    vi.stubEnv('DATA_MODELS_SERVER', 'ferretdb');
+    expect(forcedServerKind()).toBe('ferretdb');
+    const { kinds, missing } = await embeddedServers();
+    expect([...kinds, ...missing.map((m) => m.split(' ')[0]!.toLowerCase())]).toEqual(['ferretdb']);
+    vi.stubEnv('DATA_MODELS_SERVER', 'mongo');
+    expect(() => forcedServerKind()).toThrow('DATA_MODELS_SERVER="mongo" is none of mongod, secantus, ferretdb');
+  });
+});
