@@ -175,7 +175,7 @@ describe('workspaceId cannot change or vanish', () => {
     const forged = Pipeline.hydrate({ _id: 'pl_b1', workspaceId: 'ws_a', name: 'B one' });
     forged.name = 'Stolen';
     // Its write filter holds the workspace it claims: no document matches, and save() fails.
-    await expect(forged.save()).rejects.toThrow(/No document found|No matching document/);
+    await expect(forged.save()).rejects.toThrow(/No document found|No matching document|changed by another writer/);
     const moved = (await Pipeline.findOne(a1))!;
     moved.workspaceId = 'ws_b';
     await expectInvalid(moved.save(), 'workspaceId', /immutable/);
