@@ -11,7 +11,7 @@ const globalSetup = ['test/support/globalSetup.ts'];
 export default defineConfig(async (): Promise<ViteUserConfig> => {
   const servers = process.env.MONGODB_URI ? ['MONGODB_URI'] : (await embeddedServers()).kinds;
   const integration = servers.map(
-    (name): TestProjectInlineConfiguration => ({ extends: true, test: { name, include: ['test/integration/**/*.test.ts'], globalSetup } }),
+    (name): TestProjectInlineConfiguration => ({ extends: true, test: { name, include: ['test/integration/**/*.test.ts', 'test/reliability/**/*.test.ts'], globalSetup } }),
   );
   return {
     test: {

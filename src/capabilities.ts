@@ -118,6 +118,21 @@ const CHECKS: Record<Capability, Check> = {
   },
 };
 
+/**
+ * A check that never answers counts as missing, with the reason, instead of hanging every test run: a long-lived
+ * shared SecantusDB was seen stalling here for minutes while it still answered `ping`.
+ */
+export const CHECK_TIME_LIMIT_MS = 10_000;
+
+/** `check`, or after `limitMs` the reason it counts as missing. */
+export function withinTime(check: Promise<true | string>, name: Capability, limitMs = CHECK_TIME_LIMIT_MS): Promise<true | string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`the ${name} check did not finish within ${limitMs / 1000} s`), limitMs);
+  });
+  return Promise.race([check, late]).finally(() => clearTimeout(timer));
+}
+
 /** Asks the server behind `client` what it is and proves each optional feature on a scratch database it drops. */
 export async function probeServer(client: MongoClient): Promise<ServerFacts> {
   const build = await client.db('admin').command({ buildInfo: 1 });
@@ -127,7 +142,7 @@ export async function probeServer(client: MongoClient): Promise<ServerFacts> {
   const missing: ServerFacts['missing'] = {};
   try {
     for (const [name, check] of Object.entries(CHECKS) as [Capability, Check][]) {
-      const found = await check(db, client).catch(serverError);
+      const found = await withinTime(check(db, client), name).catch(serverError);
       capabilities[name] = found === true;
       if (found !== true) missing[name] = found;
     }

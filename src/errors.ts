@@ -1,4 +1,4 @@
-import type { Model, MongooseQueryMiddleware, Schema } from 'mongoose';
+import mongoose, { type Model, type MongooseQueryMiddleware, type Schema } from 'mongoose';
 
 // The errors a service can act on. Each has a stable `code` and is recognisable with `instanceof` even when an
 // app loads both the CommonJS and the ESM copy of the package (the dual-package hazard): every instance carries a
@@ -155,4 +155,132 @@ export function duplicateKeyErrors(schema: Schema): void {
     if (!isDuplicateKeyError(error)) throw error;
     throw new DuplicateKeyError(this.model.modelName, await describe(this.model, error, undefined), { cause: error });
   });
+}
+
+/**
+ * Turns mongoose's VersionError into a ConflictError. The schemas that people edit set `optimisticConcurrency`, so
+ * a `save()` of a document that another writer changed since it was read fails, whatever field changed.
+ */
+export function conflictErrors(schema: Schema): void {
+  schema.post('save', { errorHandler: true }, function (error) {
+    if ((error as { name?: unknown }).name !== 'VersionError') throw error;
+    throw new ConflictError((this.constructor as Model<unknown>).modelName, String(this._id), { cause: error });
+  });
+}
+
+// Every invalid input ends as one documented error: mongoose's ValidationError (one mongoose per app: it is a peer
+// dependency), each entry on the path it concerns, its message naming the path and the rule, never the value.
+const { CastError, StrictModeError, ValidationError, ValidatorError } = mongoose.Error;
+type ValidationErrorType = InstanceType<typeof ValidationError>;
+type Problem = { path: string; message: string; code?: string };
+
+/** One entry of a ValidationError, as a service should read it: the path and a message without the value. */
+function problemOf(path: string, error: unknown): Problem {
+  if (error instanceof ValidatorError) return { path, message: error.message, code: error.kind };
+  if (error instanceof StrictModeError) {
+    // An unknown field: mongoose names it relative to where it was found (`config` for "Cast to Embedded").
+    const field = path.endsWith(error.path) ? path : path ? `${path}.${error.path}` : error.path;
+    return error.isImmutableError
+      ? { path: field, message: `${field} is immutable: it cannot be changed once the document exists`, code: 'immutable' }
+      : { path: field, message: `${field} is not a field here`, code: 'unknown-field' };
+  }
+  if (error instanceof CastError) {
+    const limit = (error as { limit?: unknown }).limit;
+    if (typeof limit === 'string') return { path, message: `${path} is too large: ${limit}`, code: 'limit' };
+    if (error.reason instanceof StrictModeError || error.reason instanceof CastError) return problemOf(path, error.reason);
+    return { path, message: `${path} must be ${article(error.kind)}`, code: 'cast' };
+  }
+  return { path, message: `${path} is not valid`, code: 'invalid' };
+}
+
+function article(kind: string): string {
+  const type = kind.toLowerCase();
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/**
+ * A ValidationError holding `problems` (`code` becomes each entry's `kind`), its message built once: mongoose's
+ * addError rebuilds it per entry, quadratic in the number of problems. The original error is not kept as a
+ * cause: mongoose's cast messages print the value, which may be a secret.
+ */
+export function validationErrorOf(problems: readonly Problem[]): ValidationErrorType {
+  const error = new ValidationError();
+  for (const p of problems) error.errors[p.path] = new ValidatorError({ path: p.path, message: p.message, type: p.code });
+  error.message = `Validation failed: ${problems.map((p) => `${p.path}: ${p.message}`).join(', ')}`;
+  return error;
+}
+
+/**
+ * The documented validation error for any error of invalid input mongoose gives (ValidationError, CastError,
+ * StrictModeError, a limit), or undefined when `error` is something else.
+ */
+export function toValidationError(error: unknown): ValidationErrorType | undefined {
+  if (error instanceof ValidationError) {
+    const entries = Object.entries(error.errors);
+    if (entries.every(([, e]) => e instanceof ValidatorError)) return error;
+    return validationErrorOf(entries.map(([path, e]) => problemOf(path, e)));
+  }
+  if (error instanceof CastError || error instanceof StrictModeError) {
+    return validationErrorOf([problemOf(error instanceof CastError ? error.path : '', error)]);
+  }
+  return undefined;
+}
+
+const QUERIES: MongooseQueryMiddleware[] = [
+  'find', 'findOne', 'countDocuments', 'distinct', 'deleteOne', 'deleteMany', 'findOneAndDelete',
+  'updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace',
+];
+
+/**
+ * Turns every error of invalid input into the documented ValidationError: on validate (so on save, create and
+ * insertMany), on every query, and around create/insertMany (mongoose's constructor throws a StrictModeError for
+ * an unknown field before any hook runs).
+ */
+export function validationErrors(schema: Schema): void {
+  const convert = (error: unknown) => {
+    throw toValidationError(error) ?? error;
+  };
+  schema.post('validate', { errorHandler: true }, convert);
+  schema.post('save', { errorHandler: true }, convert);
+  schema.post('insertMany', { errorHandler: true }, convert);
+  schema.post(QUERIES, { errorHandler: true }, convert);
+  for (const method of ['create', 'insertMany'] as const) {
+    const original = mongoose.Model[method] as unknown as (this: Model<unknown>, ...args: unknown[]) => Promise<unknown>;
+    schema.static(method, function (this: Model<unknown>, ...args: unknown[]) {
+      return original.apply(this, args).catch(convert);
+    });
+  }
+}
+
+/** What a service sends to its API client for an error: a plain object, with no internal detail. */
+export interface DescribedError {
+  status: 400 | 403 | 404 | 409 | 500;
+  code: 'validation' | 'unsafe-query' | 'tenant-scope' | 'not-found' | 'duplicate' | 'conflict' | 'internal';
+  message: string;
+  /** Per path, what is wrong with it (validation), or which unique value is taken (duplicate). */
+  fields: Record<string, string>;
+}
+
+/**
+ * Maps any error to the answer a control API gives: 400 invalid input (every path named), 403 a query outside its
+ * workspace, 404 a document that does not exist (mongoose's DocumentNotFoundError, from `orFail()`), 409 a
+ * duplicate or a conflicting write, 500 anything else, with a generic message and no detail.
+ */
+export function describeError(error: unknown): DescribedError {
+  const invalid = toValidationError(error);
+  if (invalid) {
+    const fields = Object.fromEntries(Object.entries(invalid.errors).map(([path, e]) => [path, e.message]));
+    return { status: 400, code: 'validation', message: `Invalid input: ${Object.keys(fields).join(', ')}`, fields };
+  }
+  if (error instanceof TenantScopeError) return { status: 403, code: 'tenant-scope', message: error.message, fields: {} };
+  if (error instanceof UnsafeQueryError) return { status: 400, code: 'unsafe-query', message: error.message, fields: { [error.path]: error.message } };
+  if (error instanceof mongoose.Error.DocumentNotFoundError) return { status: 404, code: 'not-found', message: 'Not found', fields: {} };
+  if (error instanceof DuplicateKeyError) {
+    const fields = Object.fromEntries(Object.keys(error.fields).map((f) => [f, `${f} is already taken`]));
+    return { status: 409, code: 'duplicate', message: error.message, fields };
+  }
+  if (error instanceof ConflictError || error instanceof mongoose.Error.VersionError) {
+    return { status: 409, code: 'conflict', message: 'The document was changed by another writer: load it again and retry', fields: {} };
+  }
+  return { status: 500, code: 'internal', message: 'Internal error', fields: {} };
 }

@@ -1,15 +1,18 @@
 // The package's public API. Everything not exported here is internal.
 export { makeModels, type Models, type ModelName } from './makeModels.js';
 export { syncIndexes, type IndexNotBuilt, type IndexReport, type ModelIndexReport } from './indexes.js';
-export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError, UnsafeQueryError } from './errors.js';
+export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError, UnsafeQueryError, describeError, type DescribedError } from './errors.js';
 export { forWorkspace, type WorkspaceModels, type WorkspaceScoped } from './forWorkspace.js';
 export * from './contracts/enums.js';
-export { validatePipelineGraph, nodeId, parseNodeId, type GraphProblem, type GraphProblemCode, type PipelineGraph } from './contracts/pipelineGraph.js';
+export { INPUT_LIMITS, limitProblems, type Limit, type LimitProblem } from './contracts/limits.js';
+export { GRAPH_UPDATE_ATTEMPTS } from './models/pipelineGraphUpdates.js';
+export { validatePipelineGraph, parseNodeId, isLayoutKey, type GraphProblem, type GraphProblemCode, type PipelineGraph } from './contracts/pipelineGraph.js';
 
 export { workspaceSchema, createWorkspaceModel, type Workspace, type WorkspaceDocument, type WorkspaceModel } from './models/workspace.js';
 export {
   pipelineSchema,
   createPipelineModel,
+  nodeId,
   type Pipeline,
   type PipelineDocument,
   type PipelineModel,

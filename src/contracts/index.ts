@@ -5,3 +5,4 @@ export * from './enums.js';
 export * from './rules.js';
 export type * from './documents.js';
 export * from './pipelineGraph.js';
+export * from './limits.js';

@@ -47,6 +47,8 @@ export type NodeKind = (typeof NODE_KINDS)[number];
  * may not contain ".", which topics often do, so "." is written "~" (no topic or id contains "~").
  */
 export function nodeId(kind: NodeKind, key: string): string {
+  if (!NODE_KINDS.includes(kind)) throw new TypeError(`nodeId: kind must be one of ${NODE_KINDS.join(', ')}`);
+  if (typeof key !== 'string' || key === '') throw new TypeError(`nodeId: key must be a non-empty string (a topic, client id, connection id or target stream), got ${key === '' ? 'an empty string' : typeof key}`);
   return `${kind}:${key.replaceAll('.', '~')}`;
 }
 
@@ -56,6 +58,15 @@ export function parseNodeId(id: string): { kind: NodeKind; key: string } | undef
   const kind = id.slice(0, colon) as NodeKind;
   if (colon < 1 || !NODE_KINDS.includes(kind)) return undefined;
   return { kind, key: id.slice(colon + 1).replaceAll('~', '.') };
+}
+
+/**
+ * Whether `key` may be stored as a layout key: a node id of a known kind, never a name a JavaScript object or a
+ * mongoose map reserves (`__proto__`, `constructor`, `prototype`), nor one MongoDB reads as a path or operator.
+ */
+export function isLayoutKey(key: string): boolean {
+  const node = typeof key === 'string' ? parseNodeId(key) : undefined;
+  return node !== undefined && node.key !== '' && !key.includes('.') && !key.startsWith('$');
 }
 
 /** Every node id the graph has. */
@@ -159,47 +170,92 @@ export function validatePipelineGraph(graph: PipelineGraph): GraphProblem[] {
   return problems;
 }
 
+/** How many cycles are spelled out in full in messages; the others name their streams only (keeps the check linear). */
+const CYCLES_SPELLED_OUT = 10;
+
 /**
  * The transforms that lie on a cycle of the stream graph (an edge from each transform's source stream to its
- * target and to its failure queue), each with one cycle through it. A transform reading its own target is
- * reported by its own rule, not here.
+ * target and to its failure queue), each with a cycle through it. An edge lies on a cycle when both its ends are in
+ * one strongly connected component (Tarjan's algorithm, linear in the graph's size). A transform reading its own
+ * target is reported by its own rule, not here.
  */
 function transformCycles(transforms: PipelineGraph['transforms'] & object): Array<[number, string[]]> {
   const edges = new Map<string, string[]>();
+  const outOf = (stream: string) => edges.get(stream) ?? [];
   for (const t of transforms) {
     for (const to of [t.targetStream, t.failureQueue]) {
-      if (to != null && to !== t.sourceStream) edges.set(t.sourceStream, [...(edges.get(t.sourceStream) ?? []), to]);
+      if (to == null || to === t.sourceStream) continue;
+      const list = edges.get(t.sourceStream);
+      if (list) list.push(to);
+      else edges.set(t.sourceStream, [to]);
     }
   }
+  const component = stronglyConnected(edges);
   const found: Array<[number, string[]]> = [];
-  const reported = new Set<number>();
   transforms.forEach((t, i) => {
-    if (reported.has(i)) return;
-    for (const to of [t.targetStream, t.failureQueue]) {
-      if (to == null || to === t.sourceStream) continue;
-      const back = pathBetween(edges, to, t.sourceStream);
-      if (back) {
-        reported.add(i);
-        found.push([i, [t.sourceStream, ...back]]);
-        return;
-      }
-    }
+    const to = [t.targetStream, t.failureQueue].find((s) => s != null && s !== t.sourceStream && component.get(s) === component.get(t.sourceStream));
+    if (to == null) return;
+    const back = found.length < CYCLES_SPELLED_OUT ? pathBetween(outOf, to, t.sourceStream) : undefined;
+    found.push([i, [t.sourceStream, ...(back ?? [to, '…', t.sourceStream])]]);
   });
   return found;
 }
 
+/** The strongly connected component of every stream that has an edge (Tarjan, iterative: no recursion limit). */
+function stronglyConnected(edges: Map<string, string[]>): Map<string, number> {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const component = new Map<string, number>();
+  const stack: string[] = [];
+  let next = 0;
+  for (const root of edges.keys()) {
+    if (index.has(root)) continue;
+    const work: Array<[string, number]> = [[root, 0]];
+    while (work.length > 0) {
+      const frame = work[work.length - 1]!;
+      const [v, i] = frame;
+      if (i === 0 && !index.has(v)) {
+        index.set(v, next);
+        low.set(v, next++);
+        stack.push(v);
+      }
+      const out = edges.get(v) ?? [];
+      if (i < out.length) {
+        frame[1]++;
+        const w = out[i]!;
+        if (!index.has(w)) work.push([w, 0]);
+        else if (!component.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+        continue;
+      }
+      work.pop();
+      if (work.length > 0) {
+        const parent = work[work.length - 1]![0];
+        low.set(parent, Math.min(low.get(parent)!, low.get(v)!));
+      }
+      if (low.get(v) === index.get(v)) {
+        let w: string;
+        do {
+          w = stack.pop()!;
+          component.set(w, index.get(v)!);
+        } while (w !== v);
+      }
+    }
+  }
+  return component;
+}
+
 /** A shortest path of stream names from `from` to `to` (both included), or undefined. */
-function pathBetween(edges: Map<string, string[]>, from: string, to: string): string[] | undefined {
+function pathBetween(outOf: (stream: string) => string[], from: string, to: string): string[] | undefined {
   const previous = new Map<string, string | null>([[from, null]]);
   const queue = [from];
-  while (queue.length > 0) {
-    const at = queue.shift()!;
+  for (let head = 0; head < queue.length; head++) {
+    const at = queue[head]!;
     if (at === to) {
       const path = [at];
-      for (let p = previous.get(at); p != null; p = previous.get(p)) path.unshift(p);
-      return path;
+      for (let p = previous.get(at); p != null; p = previous.get(p)) path.push(p);
+      return path.reverse();
     }
-    for (const next of edges.get(at) ?? []) {
+    for (const next of outOf(at)) {
       if (!previous.has(next)) {
         previous.set(next, at);
         queue.push(next);

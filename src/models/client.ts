@@ -19,6 +19,8 @@ export const clientSchema = Schema.create(
   },
   {
     ...schemaOptions,
+    // Edited by people: a stale save() is a ConflictError, whatever field changed.
+    optimisticConcurrency: true,
     methods: {
       /** Hashes `secret` (scrypt, random salt) into secretHash/secretSalt; save the client afterwards. */
       async setSecret(secret: string): Promise<void> {

@@ -37,7 +37,8 @@ export const connectionSchema = Schema.create(
     status: { type: String, enum: ACTIVE_STATUSES, default: 'active', required: true, index: true },
     config: { type: connectionConfigSchema, required: true },
   },
-  schemaOptions,
+  // Edited by people: a stale save() is a ConflictError, whatever field changed.
+  { ...schemaOptions, optimisticConcurrency: true },
 );
 
 // The rule links two paths (type and config): checked on documents and on updates.

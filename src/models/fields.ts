@@ -11,8 +11,8 @@ export function idField(prefix: string) {
   };
 }
 
-/** A required, trimmed, human-readable name. */
-export const nameField = { type: String, required: true, trim: true, minlength: 1, maxlength: 200 } as const;
+/** A required, trimmed, human-readable name (its length is bounded before trimming: contracts/limits.ts). */
+export const nameField = { type: String, required: true, trim: true, minlength: 1 } as const;
 
 /** The tenant a document belongs to; every query of a tenant-scoped model filters on it. */
 export const workspaceIdField = {

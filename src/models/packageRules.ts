@@ -2,17 +2,22 @@
 // called once by makeModels.ts when the package loads). Each rule reads what it needs from the schema itself
 // (immutable paths, `select: false` secret paths, the tenant field), so no model repeats it.
 import type { Schema } from 'mongoose';
-import { duplicateKeyErrors } from '../errors.js';
+import { conflictErrors, duplicateKeyErrors, validationErrors } from '../errors.js';
+import type { LimitedModel } from '../contracts/limits.js';
+import { boundInput } from './inputLimits.js';
 import { refuseSkippedMiddleware, safeQueries } from './querySafety.js';
 import { hideSecrets, secretPaths } from './secrets.js';
 import { tenantScope } from './tenancy.js';
 import { refuseImmutableUpdates, validateQueryUpdates } from './updateGuards.js';
 
-export function applyPackageRules(schemas: Readonly<Record<string, Schema>>): void {
-  for (const schema of Object.values(schemas)) {
+export function applyPackageRules(schemas: Readonly<Record<LimitedModel, Schema>>): void {
+  for (const [model, schema] of Object.entries(schemas) as Array<[LimitedModel, Schema]>) {
+    boundInput(schema, model);
     const secrets = secretPaths(schema);
     if (secrets.length > 0) hideSecrets(schema, secrets);
     schema.plugin(duplicateKeyErrors);
+    schema.plugin(conflictErrors);
+    schema.plugin(validationErrors);
     schema.plugin(refuseImmutableUpdates);
     schema.plugin(validateQueryUpdates);
     // Both run before every other middleware of a query, aggregate or bulkWrite (the last applied first): the

@@ -1,5 +1,6 @@
 import mongoose, { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
+import { validationErrorOf } from '../errors.js';
 import { hashSecret, verifySecret } from '../secretHashing.js';
 import { idField, schemaOptions, stringListField, workspaceIdField } from './fields.js';
 
@@ -17,7 +18,6 @@ export const userSchema = Schema.create(
       lowercase: true,
       unique: true,
       minlength: 1,
-      maxlength: 254,
       match: [/^[a-z0-9._@+-]+$/, 'username may hold letters, digits and . _ @ + - only, got "{VALUE}"'],
     },
     passwordHash: { type: String, required: [true, `passwordHash ${SET_PASSWORD}`], select: false },
@@ -28,10 +28,15 @@ export const userSchema = Schema.create(
   },
   {
     ...schemaOptions,
+    // Edited by people: a stale save() is a ConflictError, whatever field changed.
+    optimisticConcurrency: true,
     methods: {
       /** Hashes `password` (scrypt, random salt) into passwordHash/passwordSalt; save the user afterwards. */
       async setPassword(password: string): Promise<void> {
-        const { hash, salt } = await hashSecret(password);
+        // A bad password is invalid input like any other: a ValidationError on `password` (never its value).
+        const { hash, salt } = await hashSecret(password).catch((error: unknown) => {
+          throw error instanceof TypeError ? validationErrorOf([{ path: 'password', message: `password: ${error.message}` }]) : error;
+        });
         this.set({ passwordHash: hash, passwordSalt: salt });
       },
     },

@@ -1,7 +1,8 @@
 import mongoose, { type Document, type Model, type Query, type Schema } from 'mongoose';
 import { isPlainObject, type PlainObject } from './querySafety.js';
 import { allWorkspaces } from './tenancy.js';
-import { setValues, validationError } from './updateGuards.js';
+import { validationErrorOf as validationError } from '../errors.js';
+import { setValues } from './updateGuards.js';
 
 type FieldRules = { readonly required: readonly string[]; readonly allowed: readonly string[] };
 

@@ -28,7 +28,8 @@ export const workspaceSchema = Schema.create(
       default: [] as string[],
     },
   },
-  schemaOptions,
+  // Edited by people: a stale save() is a ConflictError, whatever field changed.
+  { ...schemaOptions, optimisticConcurrency: true },
 );
 
 workspaceSchema.plugin(codeWhenMissing);

@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import mongoose from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TenantScopeError, UnsafeQueryError } from '../../src/index.js';
+import { describeError, TenantScopeError, UnsafeQueryError } from '../../src/index.js';
 import { server, useTestDatabase } from '../support/db.js';
 
 const db = useTestDatabase('querysafety');
@@ -265,6 +265,7 @@ describe('Secret paths are no oracle', () => {
           (e: unknown) => e,
         );
         expect(error, `${name} ${path}`).toBeInstanceOf(UnsafeQueryError);
+        expect(describeError(error)).toMatchObject({ status: 400, code: 'unsafe-query' });
         expect((error as UnsafeQueryError).path).toMatch(new RegExp(`^${path.split('.')[0]}`));
         refused += 1;
       }
