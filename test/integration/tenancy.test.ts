@@ -98,6 +98,10 @@ describe('Tenant guard', () => {
     expect(result.modifiedCount).toBe(2);
     await Pipeline.bulkWrite([{ updateOne: { filter: { _id: 'pl_a1' }, update: { $set: { name: 'A one' } } } }, { updateOne: { filter: { _id: 'pl_b1' }, update: { $set: { name: 'B one' } } } }], { allWorkspaces: true });
     expect((await raw('pipelines')).map((p) => p.name)).toEqual(['A one', 'B one']);
+    // A checked graph update reads the pipelines it checks across workspaces too.
+    const graphs = await Pipeline.updateMany({}, { $set: { streams: [{ topic: 'events', type: 'source' }] } }).setOptions({ allWorkspaces: true });
+    expect(graphs.modifiedCount).toBe(2);
+    await Pipeline.updateMany({}, { $set: { streams: [] } }).setOptions({ allWorkspaces: true });
   });
 
   it('the middleware option cannot switch the rules off: queries, aggregate, bulkWrite and save refuse it', async () => {
