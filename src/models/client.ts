@@ -1,10 +1,9 @@
 import { type Connection, type InferRawDocType, type InferSchemaType, type ObtainSchemaGeneric, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
 import { ID_PATTERN } from '../contracts/rules.js';
-import { ConflictError } from '../errors.js';
+import { ConflictError, validationErrorOf as validationError } from '../errors.js';
 import { clientSecretMatches, hashClientSecret, isToken, newToken, TOKEN_PREFIXES } from '../secretHashing.js';
 import { idField, nameField, schemaOptions, stringListField } from './fields.js';
-import { validationError } from './updateGuards.js';
 
 const SET_SECRET = 'is required: create the client with Client.createWithSecret(fields)';
 /** The longest grace period of a rotation: long enough to redeploy every producer, short enough to end. */

@@ -1,11 +1,12 @@
 import mongoose, { type Connection as MongooseConnection, type InferSchemaType, type ObtainSchemaGeneric, type Query, Schema } from 'mongoose';
 import { ACTIVE_STATUSES, CONNECTION_TYPES, HTTP_METHODS, type ConnectionType } from '../contracts/enums.js';
 import { headerProblem, S3_BUCKET_PATTERN, S3_REGION_PATTERN, sinkUrlProblem } from '../contracts/rules.js';
-import { SecretDecryptionError } from '../errors.js';
+import { SecretDecryptionError, validationErrorOf as validationError } from '../errors.js';
 import { newId } from '../ids.js';
 import { HOW_TO_CONFIGURE, keyRingOf, open, seal, sealedWith, type KeyRing } from '../secretBox.js';
-import { checkVariantFields, idField, nameField, schemaOptions } from './fields.js';
-import { validationError } from './updateGuards.js';
+import { idField, nameField, schemaOptions } from './fields.js';
+import { equalities } from './querySafety.js';
+import { variantFields } from './variantFields.js';
 
 /** Which `config` fields each connection type requires; a field of the other type is refused. */
 export const CONNECTION_CONFIG_FIELDS = {
@@ -69,11 +70,16 @@ export const connectionSchema = Schema.create(
   },
 );
 
-// Checked on the whole document, because the rule links two paths (type and config).
+// The rule links two paths (type and config): checked on documents and on updates.
+connectionSchema.plugin(variantFields, {
+  root: 'config',
+  discriminator: 'type',
+  fields: Object.keys(connectionConfigSchema.paths),
+  rules: CONNECTION_CONFIG_FIELDS,
+  label: (type: string) => `a ${type} connection`,
+});
+
 connectionSchema.pre('validate', function () {
-  // Own keys only: a type such as "toString" must not find Object.prototype's members.
-  const rules = Object.hasOwn(CONNECTION_CONFIG_FIELDS, this.type) ? CONNECTION_CONFIG_FIELDS[this.type as ConnectionType] : undefined;
-  if (rules && this.config) checkVariantFields(this, 'config', `a ${this.type} connection`, Object.keys(connectionConfigSchema.paths), rules);
   const headers = this.config?.headers;
   if (headers instanceof Map) {
     for (const [name, value] of headers) {
@@ -216,7 +222,7 @@ connectionSchema.pre('bulkWrite', function (ops) {
     const replacement = 'replacement' in write ? (write.replacement as Plain) : undefined;
     const update = 'update' in write ? (write.update as Plain) : undefined;
     if (!(replacement ? replacement.config != null : writesSecret(update))) return;
-    const id = (write.filter as Plain)._id ?? replacement?._id;
+    const id = pinnedId(write.filter) ?? replacement?._id;
     if (typeof id !== 'string') {
       throw validationError([{ path: 'config', message: "bulkWrite writes of a connection's credentials need the connection's _id in the filter" }]);
     }
@@ -225,13 +231,20 @@ connectionSchema.pre('bulkWrite', function (ops) {
   });
 });
 
+/** The `_id` a filter fixes by equality, also inside the `$and` that other rules wrap a filter in. */
+function pinnedId(filter: unknown): string | undefined {
+  const id = equalities(filter)._id;
+  return typeof id === 'string' ? id : undefined;
+}
+
 /**
  * The one connection a query update writes, pinned in its filter: the seal is bound to it. Its `_id` from the
  * filter, else the document the filter matches, else (nothing matches yet) a new id for an upsert.
  */
 async function pinTarget(query: Query<unknown, unknown>): Promise<string> {
   const filter = query.getFilter() as Plain;
-  if (typeof filter._id === 'string') return filter._id;
+  const pinned = pinnedId(filter);
+  if (pinned !== undefined) return pinned;
   const found = await query.model.findOne(filter, { _id: 1 }, { sort: query.getOptions().sort }).lean<{ _id: string }>();
   const id = found?._id ?? newId('cn');
   query.where({ _id: id });
@@ -251,7 +264,8 @@ connectionSchema.pre('updateMany', async function () {
   if (!writesSecret(update)) return;
   const ring = requireRing(this.model.db);
   const filter = this.getFilter() as Plain;
-  const ids = typeof filter._id === 'string' ? [filter._id] : (await this.model.find(filter, { _id: 1 }).lean<Array<{ _id: string }>>()).map((d) => d._id);
+  const pinned = pinnedId(filter);
+  const ids = pinned !== undefined ? [pinned] : (await this.model.find(filter, { _id: 1 }).lean<Array<{ _id: string }>>()).map((d) => d._id);
   if (ids.length <= 1) {
     const id = ids[0] ?? newId('cn');
     this.where({ _id: id });

@@ -2,7 +2,7 @@
 // never leave the package through a query, a serialization or an error: the package's own statics read them
 // through the driver, and `connection.revealSecrets()` is the one way to read a sink credential.
 import mongoose, { type Aggregate, type Connection, type Query, type Schema, type SchemaType } from 'mongoose';
-import { validationError } from './updateGuards.js';
+import { validationErrorOf as validationError } from '../errors.js';
 
 type Plain = Record<string, unknown>;
 
@@ -57,12 +57,13 @@ export function hideSecrets(schema: Schema, paths: readonly string[] = secretPat
  * The query rules of secret paths, for a schema that has some:
  * - projections may not name a secret path (`+path` included) or use expressions; a projection of a path that holds
  *   secrets (`select('config')`) is narrowed to that path's other fields;
- * - `distinct` of a secret path, or of a path that holds one, is refused;
- * - an aggregate gets the secrets removed right after its leading `$match`, and no aggregate of the package may
- *   `$lookup`, `$graphLookup`, `$unionWith`, `$out` or `$merge` a collection that holds secrets;
+ * - no aggregate of the package may `$lookup`, `$graphLookup`, `$unionWith`, `$out` or `$merge` a collection that
+ *   holds secrets, even in a stage the application marked trusted;
  * - updates may `$set`, `$setOnInsert` or `$unset` a secret path, nothing else (`$rename` would move one into a
- *   readable path), and pipeline-style updates are refused;
+ *   readable path);
  * - errors about a secret path never carry its value.
+ * querySafety.ts refuses filters, sorts and `distinct` on secret paths, removes them right after an aggregate's
+ * leading `$match`, and updateGuards.ts refuses pipeline-style updates: those run first, so they are not repeated.
  */
 export function guardSecretPaths(schema: Schema): void {
   const secrets = secretPaths(schema);
@@ -89,17 +90,6 @@ export function guardSecretPaths(schema: Schema): void {
         }
       }
       if (narrowed) this.projection(narrowed);
-    });
-
-    schema.pre('distinct', function (this: Query<unknown, unknown> & { _distinct?: string }) {
-      const path = String(this._distinct);
-      if (isSecret(path) || holdsSecret(path)) refuse(path, `distinct('${path}') would read secrets`);
-    });
-
-    schema.pre('aggregate', function (this: Aggregate<unknown>) {
-      const pipeline = this.pipeline();
-      const at = pipeline[0] && '$match' in pipeline[0] ? 1 : 0;
-      pipeline.splice(at, 0, { $project: Object.fromEntries(secrets.map((p) => [p, 0])) });
     });
 
     schema.pre(['updateOne', 'updateMany', 'findOneAndUpdate'], function (this: Query<unknown, unknown>) {
@@ -134,7 +124,6 @@ export function guardSecretPaths(schema: Schema): void {
 const ALLOWED_ON_SECRETS = ['$set', '$setOnInsert', '$unset'];
 
 function refuseSecretOperators(update: unknown, isSecret: (p: string) => boolean, holdsSecret: (p: string) => boolean, modelName: string): void {
-  if (Array.isArray(update)) refuse('update', `pipeline-style updates are not allowed on ${modelName}, whose documents hold secrets: use $set`);
   if (!update || typeof update !== 'object') return;
   for (const [operator, fields] of Object.entries(update)) {
     if (!operator.startsWith('$') || ALLOWED_ON_SECRETS.includes(operator) || !fields || typeof fields !== 'object') continue;

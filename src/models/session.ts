@@ -1,9 +1,9 @@
-import { type Connection, type InferSchemaType, type ObtainSchemaGeneric, Schema } from 'mongoose';
+import mongoose, { type Connection, type InferSchemaType, type ObtainSchemaGeneric, Schema } from 'mongoose';
 import { PRINCIPAL_TYPES, SESSION_STATUSES, type PrincipalType } from '../contracts/enums.js';
 import { ID_PATTERN, UUID_PATTERN } from '../contracts/rules.js';
+import { validationErrorOf as validationError } from '../errors.js';
 import { isToken, newToken, sessionIdFromToken, TOKEN_PREFIXES } from '../secretHashing.js';
 import { schemaOptions, stringListField, workspaceIdField } from './fields.js';
-import { validationError } from './updateGuards.js';
 
 /** The longest session: long enough for a remembered login, short enough that a lost token ends. */
 const MAX_TTL_SECONDS = 90 * 24 * 3600;
@@ -79,7 +79,8 @@ export const sessionSchema = Schema.create(
       },
       /** The live session with this id, or null (served by `_id`). */
       findLive(sessionId: string, now: Date = new Date()) {
-        return this.findOne({ _id: String(sessionId), status: 'active', expiresAt: { $gt: now } });
+        // A global look-up by the session's own id: the workspace is what the session says.
+        return this.findOne({ _id: String(sessionId), status: 'active', expiresAt: mongoose.trusted({ $gt: now }) }).setOptions({ allWorkspaces: true });
       },
       /** Revokes every live session of one principal (logout everywhere, a disabled client or user); returns how many. */
       async revokeAllFor(principalType: PrincipalType, principalId: string): Promise<number> {
@@ -96,6 +97,14 @@ export const sessionSchema = Schema.create(
     },
   },
 );
+
+// A user's session belongs to the user's own workspace (clients are global: any workspace may hold their sessions).
+sessionSchema.pre('validate', async function () {
+  if (!this.isNew || this.principalType !== 'user' || typeof this.principalId !== 'string' || typeof this.workspaceId !== 'string') return;
+  if (!(await this.db.model('User').exists({ _id: this.principalId, workspaceId: this.workspaceId }))) {
+    this.invalidate('principalId', `principalId must be a user of workspace "${this.workspaceId}"`);
+  }
+});
 
 // Served query: revokeAllFor (every session of one principal).
 sessionSchema.index({ principalId: 1, principalType: 1, status: 1 });

@@ -1,8 +1,8 @@
 import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
+import { validationErrorOf as validationError } from '../errors.js';
 import { checkPassword, hashPassword, PASSWORD_LENGTH } from '../secretHashing.js';
 import { idField, schemaOptions, stringListField, workspaceIdField } from './fields.js';
-import { validationError } from './updateGuards.js';
 
 const SET_PASSWORD = 'is required: call user.setPassword(password) before saving';
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { UnsafeQueryError } from '../../src/index.js';
 import { useTestDatabase } from '../support/db.js';
 import { expectInvalid } from '../support/expectations.js';
 
@@ -45,6 +46,19 @@ describe('Connection', () => {
     expect((await Connection.findById(a._id).select('config').lean())!.config).toEqual({ bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId });
     expect((await Connection.findById(b._id, { config: 1 }).lean())!.config).toEqual({ url: http.url, method: http.method });
     expect((await Connection.findById(b._id).select('name config'))!.toObject()).toMatchObject({ name: 'Projected HTTP', config: { url: http.url, method: http.method } });
+  });
+
+  it('distinct of the credentials or of config is refused, and an aggregate never sees the credentials', async () => {
+    const { Connection } = db.models;
+    const a = await Connection.create({ name: 'Aggregated S3', type: 'S3', config: s3 });
+    const b = await Connection.create({ name: 'Aggregated HTTP', type: 'HTTP', config: http });
+    for (const path of ['config', 'config.secretAccessKey', 'config.headers', 'config.headers.Authorization']) {
+      await expect(Connection.distinct(path, { _id: a._id }).exec()).rejects.toThrow(UnsafeQueryError);
+    }
+    const found = await Connection.aggregate<{ _id: string; config: Record<string, unknown> }>([{ $match: { name: /^Aggregated / } }, { $sort: { name: 1 } }]);
+    expect(found.map((c) => c.config)).toEqual([{ url: http.url, method: http.method }, { bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId }]);
+    const copied = await Connection.aggregate([{ $match: { _id: b._id } }, { $project: { copy: '$config' } }]);
+    expect(JSON.stringify(copied)).not.toMatch(/aes256gcm|t0ken/);
   });
 
   it('a connection loaded without its hidden fields can still be changed and saved', async () => {
@@ -118,8 +132,10 @@ describe('Connection', () => {
     const raw = db.conn.db!.collection('connections');
     const before = await raw.findOne({ _id: created._id as never });
     await expectInvalid(Connection.updateOne({ _id: created._id }, { $rename: { 'config.secretAccessKey': 'config.accessKeyId' } }), 'config.secretAccessKey');
-    await expectInvalid(Connection.updateOne({ _id: created._id }, { $rename: { name: 'config.secretAccessKey' } }), 'config.secretAccessKey');
-    await expectInvalid(Connection.updateOne({ _id: created._id }, [{ $set: { name: '$config.secretAccessKey' } }], { updatePipeline: true }), 'update');
+    // Every $rename is refused by the update validation (issue 8) before the secrets rule sees it.
+    await expectInvalid(Connection.updateOne({ _id: created._id }, { $rename: { name: 'config.secretAccessKey' } }), 'name', /\$rename/);
+    await expectInvalid(Connection.updateOne({ _id: created._id }, { $push: { 'config.secretAccessKey': 'x' } }), 'config.secretAccessKey');
+    await expect(Connection.updateOne({ _id: created._id }, [{ $set: { name: '$config.secretAccessKey' } }], { updatePipeline: true })).rejects.toThrow(UnsafeQueryError);
     await expectInvalid(Connection.bulkWrite([{ updateOne: { filter: { name: 'Guarded' }, update: { $set: { 'config.secretAccessKey': 'x' } } } }]), 'config');
     expect(await raw.findOne({ _id: created._id as never })).toEqual(before);
     await Connection.updateOne({ _id: created._id }, { $set: { 'config.secretAccessKey': 'rotated-key' } });

@@ -101,7 +101,7 @@ describe('many tenants on one connection', () => {
     const useTenant = async (name: string) => {
       const conn = root.useDb(name, { useCache: true });
       const models = makeModels(conn);
-      await models.Pipeline.findOne({ _id: 'none' }).lean();
+      await models.Pipeline.findOne({ _id: 'none', workspaceId: 'ws_none' }).lean();
       await models.User.init();
       return [new WeakRef(conn), new WeakRef(models), new WeakRef(models.Pipeline), new WeakRef(models.User)];
     };

@@ -31,6 +31,8 @@ describe('Notification', () => {
     expect((await Notification.findById(ok._id).lean())!.target).toEqual({ slackChannel: '#alerts' });
     await expectInvalid(Notification.create({ channel: 'slack', type: 't', correlationId: 'bad-1', target: { email: 'a@b.io' } }), 'target.email', /does not belong/);
     await expectInvalid(Notification.create({ channel: 'slack', type: 't', correlationId: 'bad-1', target: {} }), 'target.slackChannel', /required/);
+    // A channel named like an Object.prototype member is an invalid channel, not a TypeError.
+    await expectInvalid(Notification.create({ channel: 'toString' as 'slack', type: 't', correlationId: 'bad-1', target: {} }), 'channel');
     await expectInvalid(Notification.create({ channel: 'email', type: 't', correlationId: 'bad-1', target: { email: 'not-an-email' } }), 'target.email');
     await expectInvalid(Notification.create({ channel: 'sms' as 'email', type: 't', correlationId: 'bad-1', target: { email: 'a@b.io' } }), 'channel');
     await expectInvalid(Notification.create({ channel: 'email', type: 't', correlationId: 'bad-1' }), 'target', /required/);

@@ -230,10 +230,12 @@ describe('Nothing but revealSecrets returns a secret or its ciphertext', () => {
     });
     await via('bulkWrite updateOne/updateMany/replaceOne', async (m) => {
       const [a, b, c] = [await s3conn(m), await httpConn(m), await s3conn(m)];
+      // A replacement keeps the immutable createdAt (the update validation refuses one that drops it).
+      const { createdAt } = (await Connection.collection.findOne({ _id: c as never }))!;
       await Connection.bulkWrite([
         { updateOne: { filter: { _id: a }, update: { $set: { 'config.secretAccessKey': m() } } } },
         { updateMany: { filter: { _id: b }, update: { $set: { 'config.headers.Authorization': m() } } } },
-        { replaceOne: { filter: { _id: c }, replacement: { name: 'Leak bulk replaced', type: 'S3', config: { ...s3, secretAccessKey: m() } } as never } },
+        { replaceOne: { filter: { _id: c }, replacement: { name: 'Leak bulk replaced', type: 'S3', createdAt, config: { ...s3, secretAccessKey: m() } } as never } },
       ]);
       return [a, b, c];
     });
@@ -348,7 +350,7 @@ describe('Nothing but revealSecrets returns a secret or its ciphertext', () => {
           () => Pipeline.aggregate([{ $match: { workspaceId: 'ws_leak' } }, { $lookup: { from: 'connections', localField: 'sinkConnections.connectionId', foreignField: '_id', as: 'c' } }]).exec(),
         ],
         ["Client select('+secretHash')", () => Client.findById('cl_leak').select('+secretHash').exec()],
-        ["User select('+passwordHash')", () => User.findById(user._id).select('+passwordHash').exec()],
+        ["User select('+passwordHash')", () => User.findOne({ _id: user._id, workspaceId: 'ws_leak' }).select('+passwordHash').exec()],
       ];
       for (const [name, write] of failing) {
         const error = await errorOf(write());
@@ -367,7 +369,7 @@ describe('Nothing but revealSecrets returns a secret or its ciphertext', () => {
         ...printed(await Client.authenticate('cl_leak', secret)),
         ...show(client),
         ...show(await User.authenticate('leak-user', password)),
-        ...show(await User.findById(user._id).lean()),
+        ...show(await User.findOne({ _id: user._id, workspaceId: 'ws_leak' }).lean()),
         ...show(user),
         ...show(await Session.verify(token)),
         ...show(await Session.find({ workspaceId: 'ws_leak' }).lean()),

@@ -1,12 +1,21 @@
 import fc from 'fast-check';
-import { describe, expect, it, vi } from 'vitest';
-import { isLive } from '../../src/index.js';
+import mongoose from 'mongoose';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { forWorkspace, isLive } from '../../src/index.js';
 import { needs, server, useTestDatabase } from '../support/db.js';
 import { expectInvalid } from '../support/expectations.js';
 
 const db = useTestDatabase('session');
 const inAnHour = () => new Date(Date.now() + 3_600_000);
 const forClient = (principalId = 'cl_shop') => ({ workspaceId: 'ws_1', principalId, principalType: 'client' as const, ttlSeconds: 3600 });
+const ws1 = () => forWorkspace(db.models, 'ws_1');
+
+// A user session's principal must be a user of the same workspace.
+beforeAll(async () => {
+  for (const [_id, workspaceId, username] of [['usr_x', 'ws_1', 'x'], ['usr_chooser', 'ws_1', 'chooser'], ['usr_elsewhere', 'ws_2', 'elsewhere']]) {
+    await db.models.User.collection.insertOne({ _id: _id as never, workspaceId, username, roles: [], status: 'active' });
+  }
+});
 
 describe('Session', () => {
   it('issue returns a session and its token; the _id is a version-8 UUID derived from the token, which is not stored', async () => {
@@ -20,7 +29,7 @@ describe('Session', () => {
     });
     expect(token).toMatch(/^esps_[0-9A-Za-z]{49}$/);
     expect(session._id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    const stored = await Session.findById(session._id).lean();
+    const stored = await ws1().Session.findById(session._id).lean();
     expect(stored).toMatchObject({ principalType: 'client', status: 'active', scopes: ['events:write'], context: { ip: '203.0.113.9', nested: { a: [1, 2] } } });
     expect(stored!.expiresAt.getTime()).toBeGreaterThanOrEqual(before + 3_600_000);
     const raw = await db.conn.db!.collection('sessions').findOne({ _id: session._id as never });
@@ -77,8 +86,8 @@ describe('Session', () => {
     await expectInvalid(Session.insertMany([{ _id: chosen, ...fields }]), '_id', /Session\.issue/);
     await expectInvalid(Session.insertMany([{ _id: chosen, ...fields }], { lean: true }), '_id', /Session\.issue/);
     await expectInvalid(Session.bulkWrite([{ insertOne: { document: { _id: chosen, ...fields } } }]), '_id', /Session\.issue/);
-    await expectInvalid(Session.updateOne({ _id: chosen }, { $set: { status: 'active' } }, { upsert: true }), '_id', /Session\.issue/);
-    await expectInvalid(Session.bulkWrite([{ updateOne: { filter: { _id: chosen }, update: { status: 'active' }, upsert: true } }]), '_id', /Session\.issue/);
+    await expectInvalid(Session.updateOne({ _id: chosen, workspaceId: 'ws_1' }, { $set: { status: 'active' } }, { upsert: true }), '_id', /Session\.issue/);
+    await expectInvalid(Session.bulkWrite([{ updateOne: { filter: { _id: chosen, workspaceId: 'ws_1' }, update: { status: 'active' }, upsert: true } }]), '_id', /Session\.issue/);
     await expectInvalid(Session.issue({ ...forClient(), ttlSeconds: 0 }), 'ttlSeconds');
     expect(await db.conn.db!.collection('sessions').countDocuments({ $or: [{ _id: chosen as never }, { principalId: 'usr_chooser' }] })).toBe(0);
   });
@@ -86,23 +95,33 @@ describe('Session', () => {
   it('principalType is client or user, status active or revoked, workspaceId required', async () => {
     const { Session } = db.models;
     await expectInvalid(Session.issue({ ...forClient('x1'), principalType: 'robot' as 'user' }), 'principalType');
-    await expectInvalid(Session.create({ workspaceId: 'ws_1', principalId: 'x1', principalType: 'user', status: 'expired' as 'active', expiresAt: inAnHour() }), 'status');
-    await expectInvalid(Session.create({ workspaceId: 'ws_1', principalId: 'x1', principalType: 'user' }), 'expiresAt', /required/);
+    await expectInvalid(Session.create({ workspaceId: 'ws_1', principalId: 'usr_x', principalType: 'user', status: 'expired' as 'active', expiresAt: inAnHour() }), 'status');
+    await expectInvalid(Session.create({ workspaceId: 'ws_1', principalId: 'usr_x', principalType: 'user' }), 'expiresAt', /required/);
     await expectInvalid(Session.issue({ ...forClient('x1'), workspaceId: undefined as unknown as string }), 'workspaceId', /required/);
-    expect(await Session.countDocuments({ principalId: 'x1' })).toBe(0);
+    expect(await Session.countDocuments({ principalId: mongoose.trusted({ $in: ['x1', 'usr_x'] }) }).setOptions({ allWorkspaces: true })).toBe(0);
+  });
+
+  it('a user session is issued only for a user of the session\'s workspace, and nothing is written otherwise', async () => {
+    const { Session } = db.models;
+    await expectInvalid(Session.issue({ workspaceId: 'ws_1', principalType: 'user', principalId: 'usr_elsewhere', ttlSeconds: 60 }), 'principalId', /ws_1/);
+    await expectInvalid(Session.issue({ workspaceId: 'ws_1', principalType: 'user', principalId: 'usr_nobody', ttlSeconds: 60 }), 'principalId');
+    expect(await db.conn.db!.collection('sessions').countDocuments({ principalId: { $in: ['usr_elsewhere', 'usr_nobody'] } })).toBe(0);
+    const { token } = await Session.issue({ workspaceId: 'ws_1', principalType: 'user', principalId: 'usr_x', ttlSeconds: 60 });
+    expect(await Session.verify(token)).toMatchObject({ workspaceId: 'ws_1', principalId: 'usr_x' });
   });
 
   it('revokeAllFor revokes the live sessions of a principal only and returns how many', async () => {
     const { Session } = db.models;
-    const a = await Session.issue(forClient('usr_h'));
-    await Session.issue(forClient('usr_h'));
-    const expired = await Session.issue(forClient('usr_h'));
+    const a = await Session.issue(forClient('cl_h'));
+    await Session.issue(forClient('cl_h'));
+    const expired = await Session.issue(forClient('cl_h'));
     await db.conn.db!.collection('sessions').updateOne({ _id: expired.session._id as never }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
-    await Session.issue(forClient('usr_other'));
-    expect(await Session.revokeAllFor('client', 'usr_h')).toBe(2);
+    const other = await Session.issue(forClient('cl_other'));
+    expect(await Session.revokeAllFor('client', 'cl_h')).toBe(2);
     expect(await Session.verify(a.token)).toBeNull();
-    expect((await Session.findById(expired.session._id).lean())!.status).toBe('active');
-    expect(await Session.revokeAllFor('client', 'usr_h')).toBe(0);
+    expect(await Session.verify(other.token)).not.toBeNull();
+    expect((await ws1().Session.findById(expired.session._id).lean())!.status).toBe('active');
+    expect(await Session.revokeAllFor('client', 'cl_h')).toBe(0);
   });
 
   it('isLive works on documents, lean sessions and verify results', async () => {
@@ -110,7 +129,7 @@ describe('Session', () => {
     const { session, token } = await Session.issue(forClient('cl_live'));
     expect(session.isLive()).toBe(true);
     expect(isLive(session)).toBe(true);
-    expect(isLive((await Session.findById(session._id).lean())!)).toBe(true);
+    expect(isLive((await ws1().Session.findById(session._id).lean())!)).toBe(true);
     expect(isLive((await Session.verify(token))!)).toBe(true);
     expect(isLive((await Session.findLive(session._id))!)).toBe(true);
     expect(isLive(session, new Date(Date.now() + 7_200_000))).toBe(false);
@@ -141,7 +160,7 @@ describe('Session', () => {
   it('the workspace virtual populates the session\'s workspace', async () => {
     await db.models.Workspace.create({ _id: 'ws_s', name: 'Sessions', code: 'sess' });
     const { session } = await db.models.Session.issue({ ...forClient('cl_1'), workspaceId: 'ws_s' });
-    const populated = await db.models.Session.findById(session._id).populate('workspace');
+    const populated = await forWorkspace(db.models, 'ws_s').Session.findById(session._id).populate('workspace');
     expect(populated!.workspace).toMatchObject({ _id: 'ws_s', name: 'Sessions' });
   });
 

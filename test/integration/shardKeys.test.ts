@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeModels, type Models } from '../../src/index.js';
+import { forWorkspace, makeModels, type Models } from '../../src/index.js';
 import { server, useTestDatabase } from '../support/db.js';
 
 const db = useTestDatabase('shardkeys');
@@ -60,7 +60,7 @@ describe('shard keys (docs/SCALING.md)', () => {
   let models: Models;
   let sent: Sent[] = [];
   let label = '';
-  const fixtures = { workspaceId: '', clientId: '', clientSecret: '', connectionId: '', pipelineId: '', sessionId: '', token: '' };
+  const fixtures = { workspaceId: '', clientId: '', clientSecret: '', connectionId: '', pipelineId: '', sessionId: '', token: '', userId: '' };
 
   /** What `run` sends, each command labelled with the static that sent it. */
   async function record(name: string, run: () => Promise<unknown>): Promise<Sent[]> {
@@ -94,7 +94,7 @@ describe('shard keys (docs/SCALING.md)', () => {
     await user.setPassword('a long enough password');
     await user.save();
     const { session, token } = await models.Session.issue({ workspaceId: workspace._id, principalId: user._id, principalType: 'user', ttlSeconds: 60 });
-    Object.assign(fixtures, { workspaceId: workspace._id, clientId: client._id, clientSecret: secret, connectionId: connection._id, pipelineId: pipeline._id, sessionId: session._id, token });
+    Object.assign(fixtures, { workspaceId: workspace._id, clientId: client._id, clientSecret: secret, connectionId: connection._id, pipelineId: pipeline._id, sessionId: session._id, token, userId: user._id });
   });
   afterAll(() => conn.close());
 
@@ -109,11 +109,14 @@ describe('shard keys (docs/SCALING.md)', () => {
       models.Pipeline.create({ workspaceId: fixtures.workspaceId, name: 'Orders', code: 'orde' }).catch((error: unknown) => error),
     'Client.authenticate': () => models.Client.authenticate(fixtures.clientId, fixtures.clientSecret),
     'User.authenticate': () => models.User.authenticate('sharded', 'a long enough password'),
-    'Session.issue': () => models.Session.issue({ workspaceId: fixtures.workspaceId, principalId: 'usr_y', principalType: 'user', ttlSeconds: 60 }),
+    // A user session's principal must be a user of its workspace (the check reads users by _id and workspaceId).
+    'Session.issue': () => models.Session.issue({ workspaceId: fixtures.workspaceId, principalId: fixtures.userId, principalType: 'user', ttlSeconds: 60 }),
     'Session.verify': () => models.Session.verify(fixtures.token),
     'Session.revoke': () => models.Session.revoke(randomUUID()),
     'Session.findLive': () => models.Session.findLive(fixtures.sessionId),
     'Session.revokeAllFor': () => models.Session.revokeAllFor('user', 'usr_nobody'),
+    'forWorkspace(...).Pipeline.findById': () => forWorkspace(models, fixtures.workspaceId).Pipeline.findById(fixtures.pipelineId),
+    'forWorkspace(...).Pipeline.updateOne': () => forWorkspace(models, fixtures.workspaceId).Pipeline.updateOne({ _id: fixtures.pipelineId }, { $set: { name: 'Orders again' } }),
   };
 
   it('every collection of the package has a row in the plan, under its model', () => {
