@@ -1,5 +1,5 @@
 import mongoose, { type Model, type Query, type Schema, type UpdateWriteOpResult } from 'mongoose';
-import { isLayoutKey, parseNodeId, validatePipelineGraph, type GraphProblem, type NodeKind, type PipelineGraph } from '../contracts/pipelineGraph.js';
+import { isLayoutKey, parseNodeId, positionProblems, validatePipelineGraph, type GraphProblem, type NodeKind, type PipelineGraph } from '../contracts/pipelineGraph.js';
 import { limitProblems } from '../contracts/limits.js';
 import { ConflictError, validationErrorOf as validationError } from '../errors.js';
 import { updatedPaths } from './updateGuards.js';
@@ -124,14 +124,7 @@ function isLayoutDrag(sets: Record<string, unknown>, unsets: string[]): boolean 
 
 /** One round trip: each dragged node must exist (a filter condition), and the version moves on. */
 function sendDrag(query: GraphQuery, sets: Record<string, unknown>): void {
-  const problems: GraphProblem[] = [];
-  for (const [path, position] of Object.entries(sets)) {
-    for (const axis of ['x', 'y'] as const) {
-      const value = (position as Record<string, unknown> | null)?.[axis];
-      if (!Number.isFinite(value)) problems.push({ path: `${path}.${axis}`, code: 'bad-position', message: `${axis} of "${path.slice(14)}" must be a finite number` });
-    }
-  }
-  refuseProblems(problems);
+  refuseProblems(Object.entries(sets).flatMap(([path, position]) => positionProblems(path.slice('nodePositions.'.length), position)));
   // A copy: and() below adds to the query's own filter.
   const filter = { ...query.getFilter() };
   if (Array.isArray(filter.$and)) filter.$and = [...filter.$and];

@@ -59,6 +59,31 @@ describe('Pipeline', () => {
     expect(await db.models.Pipeline.countDocuments({ name: 'Bad layout' })).toBe(0);
   });
 
+  it('a node position has x and y only: another field is refused on its path, on create, save and a drag', async () => {
+    const { Pipeline } = db.models;
+    const layout = (position: object) => ({ workspaceId: 'ws_1', name: 'Odd layout', ...graph(), nodePositions: { [A]: position } });
+    await expectInvalid(Pipeline.create(layout({ x: 1, y: 2, z: 3 })), `nodePositions.${A}.z`, /not a field here/);
+    await expectInvalid(Pipeline.create(layout(JSON.parse('{ "x": 1, "y": 2, "__proto__": { "x": 1 } }') as object)), `nodePositions.${A}.__proto__`);
+    const stored = await Pipeline.create(layout({ x: 1, y: 2 }));
+    stored.set(`nodePositions.${B}`, { x: 1, y: 2, label: 'shop' });
+    await expectInvalid(stored.save(), `nodePositions.${B}.label`);
+    await expectInvalid(Pipeline.updateOne({ _id: stored._id }, { $set: { [`nodePositions.${A}`]: { x: 5, y: 6, z: 7 } } }).exec(), `nodePositions.${A}.z`);
+    const raw = await Pipeline.collection.find({ name: 'Odd layout' }).toArray();
+    expect(raw.map((p) => p.nodePositions)).toEqual([{ [A]: { x: 1, y: 2 } }]);
+  });
+
+  it("a node position's coordinates are cast like numbers, and the caller's object is copied, not kept", async () => {
+    const { Pipeline } = db.models;
+    const position = { x: '12', y: 3.5 };
+    // As an untyped request body gives it.
+    const created = await Pipeline.create({ workspaceId: 'ws_1', name: 'Cast layout', ...graph(), nodePositions: { [A]: position } as never });
+    position.y = 99;
+    expect(created.nodePositions.get(A)).toEqual({ x: 12, y: 3.5 });
+    expect((await Pipeline.collection.findOne({ name: 'Cast layout' }))!.nodePositions).toEqual({ [A]: { x: 12, y: 3.5 } });
+    await expectInvalid(Pipeline.create({ workspaceId: 'ws_1', name: 'Cast layout', ...graph(), nodePositions: { [A]: { x: 'left', y: 0 } } as never }), `nodePositions.${A}.x`);
+    expect(await Pipeline.countDocuments({ name: 'Cast layout' })).toBe(1);
+  });
+
   it('a second transform with the same targetStream is refused and nothing is written', async () => {
     const g = graph();
     const error = await expectInvalid(
