@@ -4,6 +4,8 @@
 import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
 import { makeModels, nodeId, syncIndexes, type Models } from './index.js';
+import { applyIndexes, planIndexes, type IndexSpec } from './indexes.js';
+import { probeServer } from './capabilities.js';
 import { startMongoServer } from './mongoServer.js';
 
 const HELP = `Usage: data-models <command> [options]
@@ -15,11 +17,19 @@ Commands:
                  (built with Go on first use).
   sync-indexes   Build every model's indexes on the database of --uri (or MONGODB_URI), drop the ones
                  the schemas no longer declare, and list per model any index the server cannot build.
+  indexes        Per model, the indexes to create, to rebuild and to drop on the database(s) of --uri
+                 (or MONGODB_URI), with their options, and the ones this server cannot build and why.
+                 A dry run unless --apply; drops and rebuilds only with --apply --drop.
 
 Options:
   --uri <uri>    MongoDB connection string
   --db <name>    database name (demo: a new data_models_demo_<time> database, dropped afterwards)
   --keep         demo: keep the demo database
+  --db <name>    indexes: a database to plan; repeat it for several (default: the one of --uri)
+  --apply        indexes: build the plan, waiting for each build, with progress on stderr
+  --drop         indexes: with --apply, also drop what the schemas no longer declare and rebuild changed ones
+  --json         indexes: print one JSON report on stdout
+  --strict       indexes: exit 1 when the server cannot build an index the schemas declare
   -h, --help     this text
 `;
 
@@ -29,8 +39,12 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       uri: { type: 'string' },
-      db: { type: 'string' },
+      db: { type: 'string', multiple: true },
       keep: { type: 'boolean', default: false },
+      apply: { type: 'boolean', default: false },
+      drop: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      strict: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -39,11 +53,17 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return values.help ? 0 : 2;
   }
-  if (command === 'demo') return demo(values.uri ?? process.env.MONGODB_URI, values.db, values.keep);
+  if (command === 'demo') return demo(values.uri ?? process.env.MONGODB_URI, values.db?.[0], values.keep);
+  if (command === 'indexes') {
+    const uri = values.uri ?? process.env.MONGODB_URI;
+    if (!uri) throw new Error('indexes needs --uri or MONGODB_URI');
+    if (values.drop && !values.apply) throw new Error('--drop only acts with --apply (a dry run already lists what it would drop)');
+    return indexes(uri, values.db ?? [], values);
+  }
   if (command === 'sync-indexes') {
     const uri = values.uri ?? process.env.MONGODB_URI;
     if (!uri) throw new Error('sync-indexes needs --uri or MONGODB_URI');
-    const conn = await mongoose.createConnection(uri, { dbName: values.db, autoIndex: false }).asPromise();
+    const conn = await mongoose.createConnection(uri, { dbName: values.db?.[0], autoIndex: false }).asPromise();
     try {
       const report = await syncIndexes(makeModels(conn));
       console.log(`Indexes built on ${conn.name}, except where this server lacks what an index needs:`);
@@ -58,6 +78,61 @@ async function main(argv: string[]): Promise<number> {
   }
   process.stderr.write(`Unknown command "${command}".\n\n${HELP}`);
   return 2;
+}
+
+type IndexFlags = { apply: boolean; drop: boolean; json: boolean; strict: boolean };
+
+async function indexes(uri: string, databases: string[], flags: IndexFlags): Promise<number> {
+  const root = await mongoose.createConnection(uri, { autoIndex: false, autoCreate: false }).asPromise();
+  const out = (line: string) => flags.json || process.stdout.write(`${line}\n`);
+  try {
+    const server = await probeServer(root.getClient());
+    const reports = [];
+    out(`Server: ${server.description}`);
+    for (const database of databases.length > 0 ? databases : [root.name]) {
+      const models = makeModels(database === root.name ? root : root.useDb(database, { useCache: true }));
+      const plan = await planIndexes(models, { server });
+      out(`Database ${database}${flags.apply ? '' : ' (dry run)'}:`);
+      for (const [model, entry] of Object.entries(plan.models)) {
+        const lines = [
+          ...entry.create.map((i) => `create ${describeIndex(i)}`),
+          ...entry.change.map((i) => `rebuild ${describeIndex(i)}${flags.drop ? '' : ' (only with --apply --drop)'}`),
+          ...entry.drop.map((i) => `drop ${describeIndex(i)}${flags.drop ? '' : ' (only with --apply --drop)'}`),
+          ...entry.cannotBuild.map((i) => `cannot build ${describeIndex(i)} on this server: ${i.reason}`),
+        ];
+        if (lines.length === 0) lines.push(`in sync (${entry.unchanged.length} indexes)`);
+        lines.forEach((line, n) => out(`  ${(n === 0 ? model : '').padEnd(13)}${line}`));
+      }
+      const applied = flags.apply
+        ? await applyIndexes(models, plan, {
+            drop: flags.drop,
+            onProgress: (p) => {
+              if (p.state !== 'started') process.stderr.write(`  [${p.done}/${p.total}] ${p.model} ${p.action} ${p.index}: ${p.state === 'done' ? 'done' : `skipped, ${p.reason}`}\n`);
+            },
+          })
+        : undefined;
+      reports.push({ database, plan, applied });
+    }
+    const notBuilt = reports.flatMap(({ plan, applied }) =>
+      Object.entries(plan.models).flatMap(([model, entry]) => [
+        ...entry.cannotBuild.map((i) => `${model}.${i.name}`),
+        ...(applied?.[model as keyof typeof applied].notBuilt.filter((n) => !entry.cannotBuild.some((i) => i.name === n.index)).map((n) => `${model}.${n.index}`) ?? []),
+      ]),
+    );
+    if (flags.json) process.stdout.write(`${JSON.stringify({ server: server.description, capabilities: server.capabilities, ...flags, databases: reports }, null, 2)}\n`);
+    else {
+      const pending = reports.reduce((n, { plan }) => n + Object.values(plan.models).reduce((m, e) => m + e.create.length + e.change.length + e.drop.length, 0), 0);
+      out(flags.apply ? `Applied.${notBuilt.length ? ` Not built on this server: ${notBuilt.join(', ')}.` : ''}` : `Dry run: nothing changed (${pending} changes planned; --apply builds them).`);
+    }
+    return flags.strict && notBuilt.length > 0 ? 1 : 0;
+  } finally {
+    await root.close();
+  }
+}
+
+function describeIndex(index: IndexSpec): string {
+  const options = Object.keys(index.options).length > 0 ? ` ${JSON.stringify(index.options)}` : '';
+  return `${index.name} ${JSON.stringify(index.key)}${options}`;
 }
 
 async function demo(uri: string | undefined, dbName: string | undefined, keep: boolean): Promise<number> {

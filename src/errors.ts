@@ -108,7 +108,8 @@ async function describe(
   if (error.keyValue && Object.keys(error.keyValue).length > 0) return error.keyValue;
   const keys = uniqueKeys(model.schema);
   if (written) {
-    for (const fields of [['_id'], ...keys]) {
+    // The schema's unique keys first: on a sharded collection they start with the shard key (docs/SCALING.md).
+    for (const fields of [...keys, ['_id']]) {
       const filter = Object.fromEntries(fields.map((f) => [f, read(written, f)]));
       if (Object.values(filter).some((v) => v === undefined)) continue;
       if (await model.exists(filter).catch(() => null)) return filter;

@@ -1,6 +1,21 @@
 // The package's public API. Everything not exported here is internal.
-export { makeModels, type Models, type ModelName } from './makeModels.js';
-export { syncIndexes, type IndexNotBuilt, type IndexReport, type ModelIndexReport } from './indexes.js';
+export { makeModels, releaseTenant, type Models, type ModelName } from './makeModels.js';
+export {
+  syncIndexes,
+  planIndexes,
+  applyIndexes,
+  type IndexNotBuilt,
+  type IndexReport,
+  type ModelIndexReport,
+  type IndexPlan,
+  type ModelIndexPlan,
+  type IndexSpec,
+  type IndexPlanOptions,
+  type ApplyIndexesOptions,
+  type IndexApplyResult,
+  type ModelIndexResult,
+  type IndexProgress,
+} from './indexes.js';
 export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError, describeError, type DescribedError } from './errors.js';
 export * from './contracts/enums.js';
 export { INPUT_LIMITS, limitProblems, type Limit, type LimitProblem } from './contracts/limits.js';

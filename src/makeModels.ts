@@ -1,4 +1,4 @@
-import type { Connection as MongooseConnection } from 'mongoose';
+import mongoose, { type Connection as MongooseConnection } from 'mongoose';
 import { clientSchema, createClientModel } from './models/client.js';
 import { connectionSchema, createConnectionModel } from './models/connection.js';
 import { contactSchema, createContactModel } from './models/contact.js';
@@ -22,21 +22,20 @@ export const SCHEMAS = {
 } as const;
 applyPackageRules(SCHEMAS);
 
-function build(conn: MongooseConnection) {
-  return {
-    Workspace: createWorkspaceModel(conn),
-    Pipeline: createPipelineModel(conn),
-    Client: createClientModel(conn),
-    Connection: createConnectionModel(conn),
-    User: createUserModel(conn),
-    Session: createSessionModel(conn),
-    Notification: createNotificationModel(conn),
-    Contact: createContactModel(conn),
-  };
-}
+/** How each model is compiled; each is compiled once per mongoose instance (see `compiledOnce`). */
+const FACTORIES = {
+  Workspace: createWorkspaceModel,
+  Pipeline: createPipelineModel,
+  Client: createClientModel,
+  Connection: createConnectionModel,
+  User: createUserModel,
+  Session: createSessionModel,
+  Notification: createNotificationModel,
+  Contact: createContactModel,
+} as const;
 
 /** The eight models, registered on one connection. */
-export type Models = ReturnType<typeof build>;
+export type Models = { [Name in keyof typeof FACTORIES]: ReturnType<(typeof FACTORIES)[Name]> };
 export type ModelName = keyof Models;
 
 const registered = new WeakMap<MongooseConnection, Models>();
@@ -44,8 +43,11 @@ const registered = new WeakMap<MongooseConnection, Models>();
 /**
  * Registers all eight models on `conn` (never on mongoose's default connection) and returns them. Calling it again
  * with the same connection returns the same object; each `conn.useDb(name)` gets models of its own, so tenants'
- * data stay apart. Index builds follow the connection's own `autoIndex`/`autoCreate` options: pass
- * `autoIndex: false` for tenant connections and build indexes once with `syncIndexes(models)`.
+ * data stay apart. A model is made when it is first used, so a tenant connection costs only the models its
+ * service touches, and `makeModels` itself sends nothing to the server. Index builds follow the connection's own
+ * `autoIndex`/`autoCreate` options when a model is first used: pass `autoIndex: false, autoCreate: false` for
+ * tenant connections and build indexes once with `syncIndexes(models)`. `releaseTenant(root, name)` releases a
+ * `root.useDb(name)` tenant.
  */
 export function makeModels(conn: MongooseConnection): Models {
   if (!conn || typeof conn.model !== 'function' || typeof conn.useDb !== 'function') {
@@ -53,8 +55,99 @@ export function makeModels(conn: MongooseConnection): Models {
   }
   let models = registered.get(conn);
   if (!models) {
-    models = build(conn);
+    models = registerLazily(conn);
     registered.set(conn, models);
   }
   return models;
+}
+
+/**
+ * The model getters, on the returned object and on `conn.models`, which is where mongoose itself looks
+ * (`conn.model(name)`, populate of a `ref`, Pipeline.checkLinks). The second matters for tenancy: populate on a
+ * `useDb` connection that lacks the referenced model takes the parent connection's model, i.e. another database's
+ * data. The `conn.models` getters are not enumerable, so mongoose's loops over its models (close, syncIndexes) see
+ * only the models in use.
+ */
+function registerLazily(conn: MongooseConnection): Models {
+  const models = {} as Models;
+  for (const name of Object.keys(FACTORIES) as ModelName[]) {
+    let model: Models[typeof name] | undefined;
+    const bind = () => (model ??= onConnection(conn, name));
+    const existing: unknown = Object.hasOwn(conn.models, name) ? conn.models[name] : undefined;
+    if (existing) {
+      if ((existing as { schema?: unknown }).schema !== SCHEMAS[name]) throw new mongoose.Error.OverwriteModelError(name);
+      model = existing as Models[typeof name];
+    } else {
+      Object.defineProperty(conn.models, name, {
+        configurable: true,
+        enumerable: false,
+        get() {
+          Reflect.deleteProperty(conn.models, name);
+          return bind();
+        },
+      });
+    }
+    Object.defineProperty(models, name, { configurable: false, enumerable: true, get: bind });
+  }
+  return models;
+}
+
+type Subclassable<M> = M & { __subclass(conn: MongooseConnection): M };
+
+/**
+ * Compiling a mongoose model (document prototype, hooks, query class) is most of what a tenant would cost, so each
+ * model is compiled once per mongoose instance and every connection gets a subclass of it bound to its database:
+ * what mongoose's own `conn.model(name)` did for models registered on mongoose itself. `Model.__subclass` is
+ * private to mongoose; test/integration/manyTenants.test.ts pins what we rely on.
+ */
+function onConnection<Name extends ModelName>(conn: MongooseConnection, name: Name): Models[Name] {
+  const parent = compiledOnce(conn.base, name) as Subclassable<Models[Name]>;
+  const model = parent.__subclass(conn);
+  // mongoose lists every subclass on its parent (to copy discriminators added later, which we never add): a
+  // released tenant's models would stay reachable from there forever.
+  forgetSubclasses(parent);
+  Object.defineProperty(conn.models, name, { value: model, enumerable: true, writable: true, configurable: true });
+  return model;
+}
+
+const compiled = new WeakMap<typeof mongoose, { template: MongooseConnection; models: Partial<Models> }>();
+
+/**
+ * The model compiled once for `base`, on a connection of its own that never opens and is not in
+ * `mongoose.connections`. Its `init()` promise is dropped (mongoose does the same on disconnect) so that each
+ * subclass runs `init()` for its own connection, with that connection's autoCreate/autoIndex.
+ */
+function compiledOnce<Name extends ModelName>(base: typeof mongoose, name: Name): Models[Name] {
+  let once = compiled.get(base);
+  if (!once) {
+    const Template = base.Connection as unknown as new (owner: typeof mongoose) => MongooseConnection;
+    once = { template: new Template(base), models: {} };
+    Object.assign(once.template.config, { autoCreate: false, autoIndex: false, autoSearchIndex: false });
+    compiled.set(base, once);
+  }
+  const { template, models } = once;
+  const known = models[name];
+  if (known) return known as Models[Name];
+  const model = FACTORIES[name](template) as Models[Name];
+  Reflect.deleteProperty(model, '$init');
+  models[name] = model;
+  return model;
+}
+
+const SUBCLASSED = 'mongoose#Model#subclassed';
+function forgetSubclasses(parent: object): void {
+  const key = Object.getOwnPropertySymbols(parent).find((symbol) => symbol.description === SUBCLASSED);
+  const list: unknown = key && (parent as Record<symbol, unknown>)[key];
+  if (!Array.isArray(list)) throw new Error(`mongoose changed Model.__subclass (no ${SUBCLASSED} list): see NOTES.md, many tenants`);
+  list.length = 0;
+}
+
+/**
+ * Releases a tenant: removes `root.useDb(dbName)` from `root`'s connections (mongoose's documented
+ * `conn.removeDb(name)`, which its typings lack), so that it and its models can be collected. Use the tenant's
+ * models no more afterwards: its connection counts as closed, so their queries wait for it and time out. The
+ * shared client stays open; a later `root.useDb(dbName)` gets a fresh tenant connection.
+ */
+export function releaseTenant(root: MongooseConnection, dbName: string): void {
+  (root as MongooseConnection & { removeDb(name: string): void }).removeDb(dbName);
 }

@@ -159,6 +159,9 @@ export interface LinkProblem {
 pipelineSchema.index({ workspaceId: 1, code: 1 }, { unique: true });
 pipelineSchema.index({ 'sourceClients.clientId': 1 });
 pipelineSchema.index({ 'sinkConnections.connectionId': 1 });
+// Served query: a workspace's pipelines by status (the control API's list); starts with the shard key
+// (docs/SCALING.md).
+pipelineSchema.index({ workspaceId: 1, status: 1 });
 
 pipelineSchema.plugin(codeWhenMissing, ['workspaceId']);
 // The whole graph must make sense before it is saved (contracts/pipelineGraph.ts); every problem is reported on

@@ -54,6 +54,8 @@ export const sessionSchema = Schema.create(
 
 // Served query: revokeAllFor (every session of one principal).
 sessionSchema.index({ principalId: 1, principalType: 1, status: 1 });
+// Served query: a workspace's live sessions (`{ workspaceId, status: 'active', expiresAt: { $gt: now } }`).
+sessionSchema.index({ workspaceId: 1, status: 1, expiresAt: 1 });
 
 export type Session = InferSchemaType<typeof sessionSchema>;
 export type SessionDocument = ObtainSchemaGeneric<typeof sessionSchema, 'THydratedDocumentType'>;

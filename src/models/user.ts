@@ -55,6 +55,9 @@ export const userSchema = Schema.create(
 );
 
 
+// Served query: a workspace's active users (the user list of the control API and UI).
+userSchema.index({ workspaceId: 1, status: 1 });
+
 export type User = InferSchemaType<typeof userSchema>;
 export type UserDocument = ObtainSchemaGeneric<typeof userSchema, 'THydratedDocumentType'>;
 
