@@ -29,7 +29,8 @@ Options:
   --apply        indexes: build the plan, waiting for each build, with progress on stderr
   --drop         indexes: with --apply, also drop what the schemas no longer declare and rebuild changed ones
   --json         indexes: print one JSON report on stdout
-  --strict       indexes: exit 1 when the server cannot build an index the schemas declare
+  --strict       indexes: exit 1 when the server cannot build an index the schemas declare (an index kept with
+                 other keys or options than declared, because rebuilding needs --drop, always exits 1)
   -h, --help     this text
 `;
 
@@ -119,12 +120,19 @@ async function indexes(uri: string, databases: string[], flags: IndexFlags): Pro
         ...(applied?.[model as keyof typeof applied].notBuilt.filter((n) => !entry.cannotBuild.some((i) => i.name === n.index)).map((n) => `${model}.${n.index}`) ?? []),
       ]),
     );
+    // A declared index left with other keys or options (a non-unique username_1 where the schema wants it unique)
+    // means a rule the database does not enforce: never a success.
+    const kept = reports.flatMap(({ applied }) => Object.entries(applied ?? {}).flatMap(([model, result]) => result.kept.map((index) => `${model}.${index}`)));
     if (flags.json) process.stdout.write(`${JSON.stringify({ server: server.description, capabilities: server.capabilities, ...flags, databases: reports }, null, 2)}\n`);
     else {
       const pending = reports.reduce((n, { plan }) => n + Object.values(plan.models).reduce((m, e) => m + e.create.length + e.change.length + e.drop.length, 0), 0);
-      out(flags.apply ? `Applied.${notBuilt.length ? ` Not built on this server: ${notBuilt.join(', ')}.` : ''}` : `Dry run: nothing changed (${pending} changes planned; --apply builds them).`);
+      out(
+        flags.apply
+          ? `${kept.length ? `Not in sync: ${kept.join(', ')} differ from the schemas and were kept (rebuild with --apply --drop).` : 'Applied.'}${notBuilt.length ? ` Not built on this server: ${notBuilt.join(', ')}.` : ''}`
+          : `Dry run: nothing changed (${pending} changes planned; --apply builds them).`);
     }
-    return flags.strict && notBuilt.length > 0 ? 1 : 0;
+    if (kept.length > 0) process.stderr.write(`Not in sync: ${kept.join(', ')} differ from the schemas and were kept; rebuild them with --apply --drop.\n`);
+    return kept.length > 0 || (flags.strict && notBuilt.length > 0) ? 1 : 0;
   } finally {
     await root.close();
   }
