@@ -84,6 +84,25 @@ describe('Pipeline', () => {
     expect(await Pipeline.countDocuments({ name: 'Cast layout' })).toBe(1);
   });
 
+  it("a sub-document's field rules give mongoose's own path, message and kind, each once, beside the graph's problems", async () => {
+    const { Pipeline } = db.models;
+    const error = await expectInvalid(
+      Pipeline.create({ workspaceId: 'ws_1', name: 'Rules', ...graph(), streams: [{ type: 'source' }, { topic: 'a b', type: 'queue' }] } as never),
+      'streams.0.topic',
+    );
+    const entries = Object.entries(error.errors).map(([path, e]) => [path, e.message, e.kind]);
+    expect(entries).toEqual(
+      expect.arrayContaining([
+        ['streams.0.topic', 'Path `topic` is required.', 'required'],
+        ['streams.1.topic', '"a b" is not a stream topic (1-249 of A-Z a-z 0-9 . _ -)', 'user defined'],
+        ['streams.1.type', '`queue` is not a valid enum value for path `type`.', 'enum'],
+        ['transforms.0.sourceStream', '"orders.in" is not a stream of this pipeline', 'unknown-stream'],
+      ]),
+    );
+    expect(error.message.split('Path `topic` is required.')).toHaveLength(2);
+    expect(await Pipeline.countDocuments({ name: 'Rules' })).toBe(0);
+  });
+
   it('a second transform with the same targetStream is refused and nothing is written', async () => {
     const g = graph();
     const error = await expectInvalid(
