@@ -3,7 +3,7 @@
 // builds every model's indexes on a database (the explicit index build that tenant connections skip).
 import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
-import { makeModels, nodeId, syncIndexes, type Models } from './index.js';
+import { forWorkspace, makeModels, nodeId, syncIndexes, type Models } from './index.js';
 import { applyIndexes, planIndexes, type IndexSpec } from './indexes.js';
 import { probeServer } from './capabilities.js';
 import { startMongoServer } from './mongoServer.js';
@@ -175,8 +175,9 @@ async function run(models: Models) {
     config: { url: 'https://fulfilment.example.com/hooks/orders', method: 'POST', headers: { Authorization: 'Bearer demo-token' } },
   });
 
-  const pipeline = await models.Pipeline.create({
-    workspaceId: workspace._id,
+  // Everything of one workspace goes through forWorkspace: the workspace is added to every filter and document.
+  const acme = forWorkspace(models, workspace._id);
+  const pipeline = await acme.Pipeline.create({
     name: 'Orders',
     streams: [
       { topic: 'orders.raw', type: 'source', description: 'orders as the storefront sends them' },
@@ -198,7 +199,7 @@ async function run(models: Models) {
     },
   });
   const linkProblems = await models.Pipeline.checkLinks(pipeline);
-  if (linkProblems.length === 0) await models.Pipeline.updateOne({ _id: pipeline._id }, { status: 'active' });
+  if (linkProblems.length === 0) await acme.Pipeline.updateOne({ _id: pipeline._id }, { status: 'active' });
 
   const user = new models.User({ workspaceId: workspace._id, username: 'Ada@Acme.example', roles: ['admin'] });
   await user.setPassword('demo-user-password');
@@ -215,8 +216,8 @@ async function run(models: Models) {
     expiresAt: new Date(Date.now() + 3_600_000),
   });
 
-  const stored = await models.Pipeline.findById(pipeline._id).lean();
-  const userWithWorkspace = await models.User.findById(user._id).populate<{ workspace: { name: string } }>('workspace');
+  const stored = await acme.Pipeline.findById(pipeline._id).lean();
+  const userWithWorkspace = await acme.User.findById(user._id).populate<{ workspace: { name: string } }>('workspace');
   const live = await models.Session.findLive(session._id);
 
   console.log(`
