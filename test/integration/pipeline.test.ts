@@ -68,7 +68,7 @@ describe('Pipeline', () => {
     const stored = await Pipeline.create(layout({ x: 1, y: 2 }));
     stored.set(`nodePositions.${B}`, { x: 1, y: 2, label: 'shop' });
     await expectInvalid(stored.save(), `nodePositions.${B}.label`);
-    await expectInvalid(Pipeline.updateOne({ _id: stored._id }, { $set: { [`nodePositions.${A}`]: { x: 5, y: 6, z: 7 } } }).exec(), `nodePositions.${A}.z`);
+    await expectInvalid(Pipeline.updateOne({ _id: stored._id, workspaceId: 'ws_1' }, { $set: { [`nodePositions.${A}`]: { x: 5, y: 6, z: 7 } } }).exec(), `nodePositions.${A}.z`);
     const raw = await Pipeline.collection.find({ name: 'Odd layout' }).toArray();
     expect(raw.map((p) => p.nodePositions)).toEqual([{ [A]: { x: 1, y: 2 } }]);
   });
@@ -82,7 +82,7 @@ describe('Pipeline', () => {
     expect(created.nodePositions.get(A)).toEqual({ x: 12, y: 3.5 });
     expect((await Pipeline.collection.findOne({ name: 'Cast layout' }))!.nodePositions).toEqual({ [A]: { x: 12, y: 3.5 } });
     await expectInvalid(Pipeline.create({ workspaceId: 'ws_1', name: 'Cast layout', ...graph(), nodePositions: { [A]: { x: 'left', y: 0 } } as never }), `nodePositions.${A}.x`);
-    expect(await Pipeline.countDocuments({ name: 'Cast layout' })).toBe(1);
+    expect(await Pipeline.countDocuments({ workspaceId: 'ws_1', name: 'Cast layout' })).toBe(1);
   });
 
   it("a sub-document's field rules give mongoose's own path, message and kind, each once, beside the graph's problems", async () => {
@@ -101,7 +101,7 @@ describe('Pipeline', () => {
       ]),
     );
     expect(error.message.split('Path `topic` is required.')).toHaveLength(2);
-    expect(await Pipeline.countDocuments({ name: 'Rules' })).toBe(0);
+    expect(await Pipeline.countDocuments({ workspaceId: 'ws_1', name: 'Rules' })).toBe(0);
   });
 
   it('a second transform with the same targetStream is refused and nothing is written', async () => {
