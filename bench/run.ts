@@ -33,7 +33,8 @@ const HELP = `npm run bench -- [options]
   --summarise <file>     print the self-time summary of any .cpuprofile (e.g. from node --cpu-prof) and exit
 
 Scenarios: ${SCENARIOS.map((s) => `${s.number} ${s.id}`).join(', ')}
-The server: MONGODB_URI when set, else what the tests use (mongod, else embedded FerretDB).`;
+The server: MONGODB_URI when set, else the first the tests use: mongod, else SecantusDB, else FerretDB
+(DATA_MODELS_SERVER=secantus|ferretdb|mongod picks one).`;
 
 const { values } = parseArgs({
   options: {
