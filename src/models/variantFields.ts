@@ -24,10 +24,8 @@ type Problem = { path: string; message: string };
 
 const missing = (value: unknown) => value == null || value === '';
 
-/** Own keys only: a type such as "toString" must not find Object.prototype's members. */
-function rulesOf(rule: VariantRule, type: string): FieldRules | undefined {
-  return Object.hasOwn(rule.rules, type) ? rule.rules[type] : undefined;
-}
+/** The rules of a type, looked up by own key: a type such as "toString" is unknown, not Object.prototype's member. */
+const rulesOf = (rule: VariantRule, type: string) => (Object.hasOwn(rule.rules, type) ? rule.rules[type] : undefined);
 
 /**
  * Keeps a type-specific sub-document to its type's fields: each required field present, no field of another type.
