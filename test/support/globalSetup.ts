@@ -60,7 +60,8 @@ export default async function setup(project: TestProject) {
   entry.users++;
   const { uri, kind: serverKind, description, capabilities, missing } = await entry.server;
   project.provide('server', { uri, kind: serverKind, description, capabilities, missing });
-  if (kind) {
+  // Every integration project: one per embedded server, or the one of MONGODB_URI.
+  if (kind || project.name === 'MONGODB_URI') {
     if (!ttlDatabases.has(serverKind)) ttlDatabases.set(serverKind, seedExpiry(await entry.server));
     project.provide('ttlDatabase', await ttlDatabases.get(serverKind));
   }
