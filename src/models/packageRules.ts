@@ -4,6 +4,7 @@
 import type { Schema } from 'mongoose';
 import { conflictErrors, duplicateKeyErrors, validationErrors } from '../errors.js';
 import type { LimitedModel } from '../contracts/limits.js';
+import { refuseUncheckedWrites, versionQueryWrites } from './checkedWrites.js';
 import { boundInput } from './inputLimits.js';
 import { hideSecrets, secretPaths } from './secrets.js';
 import { refuseImmutableUpdates } from './updateGuards.js';
@@ -17,5 +18,7 @@ export function applyPackageRules(schemas: Readonly<Record<LimitedModel, Schema>
     schema.plugin(conflictErrors);
     schema.plugin(validationErrors);
     schema.plugin(refuseImmutableUpdates);
+    schema.plugin(refuseUncheckedWrites);
+    schema.plugin(versionQueryWrites);
   }
 }

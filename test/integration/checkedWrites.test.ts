@@ -1,0 +1,129 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ConflictError, describeError } from '../../src/index.js';
+import { needs, useTestDatabase } from '../support/db.js';
+import { expectInvalid } from '../support/expectations.js';
+
+const db = useTestDatabase('checkedwrites');
+
+async function expectConflict(write: Promise<unknown>) {
+  const error: unknown = await write.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(ConflictError);
+}
+
+async function newClient(name: string) {
+  const client = new db.models.Client({ name, allowedTopics: ['orders', 'payments'] });
+  await client.setSecret('a-long-enough-secret-123456');
+  return client.save();
+}
+
+describe('Query writes of versioned models', () => {
+  it('a Client topic revoked by updateOne $pull is not undone by a stale save(): ConflictError, the revocation kept', async (test) => {
+    needs(test, 'atomicUpdates', 'versions move on with every write');
+    const { Client } = db.models;
+    const made = await newClient('Revoked');
+    const stale = await Client.findById(made._id);
+    await Client.updateOne({ _id: made._id }, { $pull: { allowedTopics: 'payments' } });
+    stale!.allowedTopics = [...stale!.allowedTopics, 'invoices'];
+    await expectConflict(stale!.save());
+    expect((await Client.collection.findOne({ _id: made._id }))!.allowedTopics).toEqual(['orders']);
+  });
+
+  it('a Workspace renamed by updateOne is not undone by a stale save(): ConflictError, the new name kept', async (test) => {
+    needs(test, 'atomicUpdates', 'versions move on with every write');
+    const { Workspace } = db.models;
+    const made = await Workspace.create({ name: 'Acme' });
+    const stale = await Workspace.findById(made._id);
+    await Workspace.updateOne({ _id: made._id }, { $set: { name: 'Renamed by B' } });
+    stale!.name = 'Renamed by A';
+    await expectConflict(stale!.save());
+    expect((await Workspace.collection.findOne({ _id: made._id }))!.name).toBe('Renamed by B');
+  });
+
+  it('every update operator, through updateOne, updateMany, findOneAndUpdate and bulkWrite, makes a stale save() a ConflictError', async (test) => {
+    needs(test, 'atomicUpdates', 'versions move on with every write');
+    const { Workspace } = db.models;
+    const origin = 'https://b.example.com';
+    const updates: Array<Record<string, unknown>> = [
+      { $set: { status: 'inactive' } },
+      { status: 'inactive' },
+      { $unset: { allowedOrigins: 1 } },
+      { $push: { allowedOrigins: origin } },
+      { $addToSet: { allowedOrigins: origin } },
+      { $pull: { allowedOrigins: 'https://a.example.com' } },
+      { $pop: { allowedOrigins: 1 } },
+      { $inc: { __v: 0 } },
+    ];
+    const writes = ['updateOne', 'updateMany', 'findOneAndUpdate', 'bulkWriteOne', 'bulkWriteMany'] as const;
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...updates), fc.constantFrom(...writes), async (update, write) => {
+        const made = await Workspace.create({ name: 'Operators', allowedOrigins: ['https://a.example.com'] });
+        const stale = await Workspace.findById(made._id);
+        const filter = { _id: made._id };
+        if (write === 'bulkWriteOne') await Workspace.bulkWrite([{ updateOne: { filter, update } }]);
+        else if (write === 'bulkWriteMany') await Workspace.bulkWrite([{ updateMany: { filter, update } }]);
+        else await Workspace[write](filter, update).exec();
+        stale!.name = 'Stale';
+        await expectConflict(stale!.save());
+        expect((await Workspace.collection.findOne(filter))!.name).toBe('Operators');
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('a replacement (replaceOne, findOneAndReplace, bulkWrite replaceOne) gets the next version: a stale save() is a ConflictError', async (test) => {
+    needs(test, 'atomicUpdates', 'versions move on with every write');
+    const { Workspace } = db.models;
+    for (const write of ['replaceOne', 'findOneAndReplace', 'bulkWrite'] as const) {
+      const made = await Workspace.create({ name: `Replaced ${write}` });
+      const stale = await Workspace.findById(made._id);
+      const replacement = { name: 'Replaced by B', code: made.code, status: made.status };
+      if (write === 'bulkWrite') await Workspace.bulkWrite([{ replaceOne: { filter: { _id: made._id }, replacement } }]);
+      else await Workspace[write]({ _id: made._id }, replacement).exec();
+      expect((await Workspace.collection.findOne({ _id: made._id }))!.__v).toBe((made.__v ?? 0) + 1);
+      stale!.name = 'Stale';
+      await expectConflict(stale!.save());
+      expect((await Workspace.collection.findOne({ _id: made._id }))!.name).toBe('Replaced by B');
+    }
+  });
+
+  it('a save() of a document read after the update still succeeds', async () => {
+    const { Workspace } = db.models;
+    const made = await Workspace.create({ name: 'Fresh' });
+    await Workspace.updateOne({ _id: made._id }, { $set: { name: 'Fresh B' } });
+    const fresh = await Workspace.findById(made._id);
+    fresh!.name = 'Fresh A';
+    await fresh!.save();
+    expect((await Workspace.collection.findOne({ _id: made._id }))!.name).toBe('Fresh A');
+  });
+});
+
+describe('Writes that would skip every rule', () => {
+  it('update pipelines (arrays) are refused with a ValidationError (400), with or without updatePipeline, and nothing is written', async () => {
+    const { Workspace, Session } = db.models;
+    const made = await Workspace.create({ name: 'Pipeline update' });
+    const stages = [{ $set: { workspaceId: 'ws_other', name: 'Moved' } }];
+    for (const options of [{ updatePipeline: true }, {}]) {
+      const error = await expectInvalid(() => Workspace.updateOne({ _id: made._id }, stages, options).exec(), 'update');
+      expect(describeError(error).status).toBe(400);
+      await expectInvalid(() => Workspace.findOneAndUpdate({ _id: made._id }, stages, options).exec(), 'update');
+      await expectInvalid(() => Session.updateMany({}, [{ $set: { principalId: 'someone' } }], options).exec(), 'update');
+    }
+    await expectInvalid(() => Workspace.bulkWrite([{ updateOne: { filter: { _id: made._id }, update: stages } }]), 'update');
+    expect((await Workspace.collection.findOne({ _id: made._id }))!.name).toBe('Pipeline update');
+  });
+
+  it('insertMany with lean, save()/create() with validateBeforeSave: false or validateModifiedOnly, bulkWrite/bulkSave with skipValidation are refused, and nothing is written', async () => {
+    const { Pipeline, Client } = db.models;
+    const bad = { workspaceId: 'ws_1', name: 'Unvalidated', streams: [{ topic: 'a', type: 'source' }, { topic: 'a', type: 'source' }] };
+    await expectInvalid(() => Pipeline.insertMany([bad], { lean: true }), 'lean');
+    await expectInvalid(() => Pipeline.create([bad], { validateBeforeSave: false }), 'validateBeforeSave');
+    await expectInvalid(() => new Pipeline(bad).save({ validateBeforeSave: false }), 'validateBeforeSave');
+    await expectInvalid(() => new Pipeline({ ...bad, streams: [] }).save({ validateModifiedOnly: true }), 'validateModifiedOnly');
+    await expectInvalid(() => Client.create([{ name: 'No secret' }], { validateBeforeSave: false }), 'validateBeforeSave');
+    await expectInvalid(() => Pipeline.bulkWrite([{ insertOne: { document: bad } }], { skipValidation: true }), 'skipValidation');
+    await expectInvalid(() => Pipeline.bulkSave([new Pipeline(bad)], { validateBeforeSave: false }), 'validateBeforeSave');
+    expect(await Pipeline.collection.countDocuments({ name: 'Unvalidated' })).toBe(0);
+    expect(await Client.collection.countDocuments({ name: 'No secret' })).toBe(0);
+  });
+});
