@@ -42,7 +42,7 @@ function withValue(model: ModelName, path: string, value: unknown): { input: Rec
   const input = validDocument[model]();
   const [head, field, each] = path.split('.') as [string, string?, string?];
   if (!field) return { input: { ...input, [head]: value }, at: head, update: { $set: { [head]: value } } };
-  const isList = db.models[model].schema.path(head)?.instance === 'Array';
+  const isList = (db.models[model].schema as mongoose.Schema).path<mongoose.SchemaType>(head)?.instance === 'Array';
   const inner = { [field]: each ? { h: value } : value };
   const top = isList ? [inner] : { ...(input[head] as object | undefined), ...inner };
   const at = `${head}${isList ? '.0' : ''}.${field}${each ? '.h' : ''}`;
