@@ -193,9 +193,12 @@ function problemOf(path: string, error: unknown): Problem {
  * maxlength, match) repeat the value, which may be megabytes or a secret.
  */
 function withoutValue(error: InstanceType<typeof ValidatorError>): string {
-  const value: unknown = error.value;
-  if (typeof value !== 'string' || value.length <= 8 || !error.message.includes(value)) return error.message;
-  return error.message.split(value).join(`${value.slice(0, 8)}…`);
+  const { value, enumValues, path } = error.properties as unknown as { value?: unknown; enumValues?: unknown; path?: unknown };
+  if (typeof value !== 'string' || value.length <= 8) return error.message;
+  if (error.message.includes(value)) return error.message.split(value).join(`${value.slice(0, 8)}…`);
+  // mongoose formats with String.replace, so a value holding "$`" is printed mangled: still the caller's text.
+  if (!error.message.includes(value.slice(0, 9))) return error.message;
+  return error.kind === 'enum' && Array.isArray(enumValues) ? `${String(path)} must be one of ${enumValues.join(', ')}` : `${String(path)} is not valid`;
 }
 
 function echoesValue(error: unknown): boolean {

@@ -152,6 +152,17 @@ export function boundInput(schema: Schema, model: LimitedModel): void {
       return original.call(this, {}, {}, ...rest).error(validationError(problems));
     });
   }
+  // bulkWrite runs no query middleware and takes its operations as given: each is checked like a single write.
+  schema.pre('bulkWrite', function (ops) {
+    const problems = ops.flatMap((op) => {
+      // An inserted document is cast like create()'s, through the limits' setters.
+      if ('insertOne' in op) return [];
+      const write = 'updateOne' in op ? op.updateOne : 'updateMany' in op ? op.updateMany : 'replaceOne' in op ? op.replaceOne : 'deleteOne' in op ? op.deleteOne : op.deleteMany;
+      const update = 'update' in write ? write.update : 'replacement' in write ? write.replacement : {};
+      return [...filterProblems(write.filter), ...updateProblems(model, maps, write.filter, update, 'upsert' in write && write.upsert === true)];
+    });
+    if (problems.length > 0) throw validationError(problems);
+  });
   for (const method of QUERY_READS) {
     const original = mongoose.Model[method] as unknown as (this: Model<unknown>, ...args: unknown[]) => Query<unknown, unknown>;
     schema.static(method, function (this: Model<unknown>, filter: unknown, ...rest: unknown[]) {
