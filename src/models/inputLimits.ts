@@ -68,7 +68,7 @@ function asDocument(model: LimitedModel, maps: readonly string[], values: Record
         problems.push({ path: list, limit: `at most ${limit.items} items`, message: `${list} is too large: at most ${limit.items} items` });
       }
       if (maps.includes(list) && RESERVED_KEYS.has(key)) {
-        problems.push({ path: list, limit: 'no reserved key', message: `${list} may not have the key "${key}"` });
+        problems.push({ path: `${list}.${key}`, limit: 'no reserved key', message: `${list} may not have the key "${key}"` });
       }
       if (!INDEX.test(key) && !POSITIONAL.test(key)) keys.push(key);
     }

@@ -14,18 +14,10 @@ const BIG = 'x'.repeat(5 * 1024 * 1024);
 const session = () => ({ workspaceId: 'ws_1', principalId: 'cl_1', principalType: 'client' as const, expiresAt: new Date(Date.now() + 3_600_000) });
 const http = () => ({ name: 'Hook', type: 'HTTP' as const, config: { url: 'https://hooks.example.com', method: 'POST' as const, headers: { Authorization: 'Bearer t' } } });
 
-/**
- * The write is refused naming `path` (or, for a RegExp, a path it matches), and the raw collection is as it was
- * (no document changed, none added).
- */
-async function refusedUnchanged(model: Loose, write: () => Promise<unknown>, path: string | RegExp, message?: RegExp) {
+/** The write is refused naming `path`, and the raw collection is as it was (no document changed, none added). */
+async function refusedUnchanged(model: Loose, write: () => Promise<unknown>, path: string, message?: RegExp) {
   const before = JSON.stringify(await model.collection.find({}).sort({ _id: 1 }).toArray());
-  if (typeof path === 'string') await expectInvalid(write, path, message);
-  else {
-    const error = await write().then(() => undefined, (e: unknown) => e);
-    expect(error).toBeInstanceOf(mongoose.Error.ValidationError);
-    expect(Object.keys((error as mongoose.Error.ValidationError).errors).some((p) => path.test(p))).toBe(true);
-  }
+  await expectInvalid(write, path, message);
   expect(JSON.stringify(await model.collection.find({}).sort({ _id: 1 }).toArray())).toBe(before);
 }
 
@@ -114,8 +106,7 @@ describe('Map keys', () => {
           () => model.findOneAndUpdate({ _id }, { $set: set }).exec(),
           () => model.bulkWrite([{ updateOne: { filter: { _id }, update: { $set: set } } }]),
         ]) {
-          // The pipeline graph rules may answer first for nodePositions, on the entry's own path.
-          await refusedUnchanged(model, write, new RegExp(`^${map.replace('.', '\\.')}(\\.${key})?$`));
+          await refusedUnchanged(model, write, `${map}.${key}`);
         }
       }
     }
