@@ -62,6 +62,25 @@ export class TenantScopeError extends Error {
 }
 brand(TenantScopeError, 'TenantScopeError');
 
+/**
+ * A query the package will not send: a filter, sort, projection or distinct on a secret path, an operator that runs
+ * code or compares fields (`$where`, `$expr`, `$function`, `$accumulator`), an aggregate that does not start with a
+ * `$match` or reaches another collection, or an update pipeline. `path` names the offending path, key or stage.
+ */
+export class UnsafeQueryError extends Error {
+  override readonly name = 'UnsafeQueryError';
+  readonly code = 'unsafe-query';
+
+  constructor(
+    readonly modelName: string,
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`${modelName}: ${reason}`);
+  }
+}
+brand(UnsafeQueryError, 'UnsafeQueryError');
+
 /** A stored secret could not be decrypted: a tampered or moved ciphertext, or a key that is not configured. */
 export class SecretDecryptionError extends Error {
   override readonly name = 'SecretDecryptionError';
@@ -117,7 +136,8 @@ async function describe(
     for (const fields of [...keys, ['_id']]) {
       const filter = Object.fromEntries(fields.map((f) => [f, read(written, f)]));
       if (Object.values(filter).some((v) => v === undefined)) continue;
-      if (await model.exists(filter).catch(() => null)) return filter;
+      // A global look-up of the package's own (a unique value may be taken in any workspace).
+      if (await model.exists(filter).setOptions({ allWorkspaces: true }).catch(() => null)) return filter;
     }
   }
   return Object.fromEntries(keys.flat().map((f) => [f, undefined]));
@@ -267,7 +287,7 @@ export function validationErrors(schema: Schema): void {
 /** What a service sends to its API client for an error: a plain object, with no internal detail. */
 export interface DescribedError {
   status: 400 | 403 | 404 | 409 | 500;
-  code: 'validation' | 'tenant-scope' | 'not-found' | 'duplicate' | 'conflict' | 'internal';
+  code: 'validation' | 'unsafe-query' | 'tenant-scope' | 'not-found' | 'duplicate' | 'conflict' | 'internal';
   message: string;
   /** Per path, what is wrong with it (validation), or which unique value is taken (duplicate). */
   fields: Record<string, string>;
@@ -285,6 +305,7 @@ export function describeError(error: unknown): DescribedError {
     return { status: 400, code: 'validation', message: `Invalid input: ${Object.keys(fields).join(', ')}`, fields };
   }
   if (error instanceof TenantScopeError) return { status: 403, code: 'tenant-scope', message: error.message, fields: {} };
+  if (error instanceof UnsafeQueryError) return { status: 400, code: 'unsafe-query', message: error.message, fields: { [error.path]: error.message } };
   if (error instanceof mongoose.Error.DocumentNotFoundError) return { status: 404, code: 'not-found', message: 'Not found', fields: {} };
   if (error instanceof DuplicateKeyError) {
     const fields = Object.fromEntries(Object.keys(error.fields).map((f) => [f, `${f} is already taken`]));

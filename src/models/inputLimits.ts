@@ -1,6 +1,7 @@
 import mongoose, { type Model, type Query, type Schema, type SchemaType } from 'mongoose';
 import { validationErrorOf as validationError } from '../errors.js';
 import { DEPTH_LIMIT, FILTER_LIST_LIMIT, INPUT_LIMITS, limitProblem, limitProblems, tooDeep, type Limit, type LimitedModel, type LimitProblem } from '../contracts/limits.js';
+import { equalities, preFirst, QUERY_OPERATIONS } from './querySafety.js';
 
 /**
  * An input over one of the package's limits (contracts/limits.ts). A CastError, so that mongoose records it on its
@@ -30,18 +31,6 @@ function schemaTypeAt(schema: Schema, path: string): SchemaType {
   return schemaTypeAt(type.schema, rest.join('.'));
 }
 
-/** The paths of every Map of the schema, through sub-documents (`config.headers`, `nodePositions`). */
-function mapPaths(schema: Schema, prefix = ''): string[] {
-  const paths: string[] = [];
-  schema.eachPath((path, type: SchemaType & { schema?: Schema }) => {
-    if (type.instance === 'Map') paths.push(prefix + path);
-    else if (type.schema && !path.includes('$*')) paths.push(...mapPaths(type.schema, `${prefix}${path}.`));
-  });
-  return paths;
-}
-
-// Keys a JavaScript object or a mongoose Map cannot hold safely (prototype pollution; mongoose refuses them on save).
-const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const VALUE_OPERATORS = ['$set', '$setOnInsert', '$max', '$min', '$inc', '$mul'];
 const LIST_OPERATORS = ['$push', '$addToSet'];
 const POSITIONAL = /^\$(\[[^\]]*\])?$/;
@@ -54,9 +43,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /**
  * The dotted paths of one operator as the document they write, e.g. `{ 'context.a': 1, 'tags.5': 'x' }` as
  * `{ context: { a: 1 }, tags: 'x' }` (positions dropped: an element's fields are bounded like any element's), plus
- * what the paths themselves break: a position past its list's limit, a reserved map key.
+ * what the paths themselves break: a position past its list's limit. (Reserved keys are refused by updateGuards.)
  */
-function asDocument(model: LimitedModel, maps: readonly string[], values: Record<string, unknown>, problems: LimitProblem[]): Record<string, unknown> {
+function asDocument(model: LimitedModel, values: Record<string, unknown>, problems: LimitProblem[]): Record<string, unknown> {
   const limits: Readonly<Record<string, Limit>> = INPUT_LIMITS[model];
   const document: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [dotted, value] of Object.entries(values)) {
@@ -67,9 +56,6 @@ function asDocument(model: LimitedModel, maps: readonly string[], values: Record
       if (INDEX.test(key) && limit && 'items' in limit && Number(key) >= limit.items) {
         problems.push({ path: list, limit: `at most ${limit.items} items`, message: `${list} is too large: at most ${limit.items} items` });
       }
-      if (maps.includes(list) && RESERVED_KEYS.has(key)) {
-        problems.push({ path: `${list}.${key}`, limit: 'no reserved key', message: `${list} may not have the key "${key}"` });
-      }
       if (!INDEX.test(key) && !POSITIONAL.test(key)) keys.push(key);
     }
     let at = document;
@@ -79,12 +65,6 @@ function asDocument(model: LimitedModel, maps: readonly string[], values: Record
     });
   }
   return document;
-}
-
-/** The equality fields of a filter, which an upsert copies into the document it inserts. */
-function equalityFields(filter: unknown): Record<string, unknown> {
-  if (!isRecord(filter)) return {};
-  return Object.fromEntries(Object.entries(filter).filter(([key, value]) => !key.startsWith('$') && !(isRecord(value) && Object.keys(value).some((k) => k.startsWith('$')))));
 }
 
 /** What a filter breaks of the limits on every query: nesting depth, and the size of `$in`-like lists. */
@@ -107,19 +87,20 @@ export function filterProblems(filter: unknown): LimitProblem[] {
  * path it writes (a Mixed field's part, a map's entries, a list's position), the lists `$push`/`$addToSet` add,
  * the filter's equality fields of an upsert, and the nesting depth of the whole.
  */
-function updateProblems(model: LimitedModel, maps: readonly string[], filter: unknown, update: unknown, upsert: boolean): LimitProblem[] {
+function updateProblems(model: LimitedModel, filter: unknown, update: unknown, upsert: boolean): LimitProblem[] {
   if (!isRecord(update)) return [];
   if (tooDeep(update, DEPTH_LIMIT)) return [{ path: 'update', limit: `at most ${DEPTH_LIMIT} levels deep`, message: `update is too large: at most ${DEPTH_LIMIT} levels deep` }];
   const problems: LimitProblem[] = [];
   const writes = [Object.fromEntries(Object.entries(update).filter(([key]) => !key.startsWith('$'))), ...VALUE_OPERATORS.map((op) => update[op])];
-  if (upsert) writes.push(equalityFields(filter));
+  // An upsert copies the filter's equality fields into the document it inserts.
+  if (upsert) writes.push(equalities(filter));
   for (const op of LIST_OPERATORS) {
     if (!isRecord(update[op])) continue;
     // `{ tags: 'x' }` adds one item, `{ tags: { $each: [...] } }` a list: bounded as the list it is.
     writes.push(Object.fromEntries(Object.entries(update[op]).map(([path, v]) => [path, isRecord(v) && '$each' in v ? v.$each : [v]])));
   }
   for (const values of writes) {
-    if (isRecord(values)) problems.push(...limitProblems(model, asDocument(model, maps, values, problems)));
+    if (isRecord(values)) problems.push(...limitProblems(model, asDocument(model, values, problems)));
   }
   return problems;
 }
@@ -142,12 +123,11 @@ export function boundInput(schema: Schema, model: LimitedModel): void {
       return value;
     });
   }
-  const maps = mapPaths(schema);
   for (const method of QUERY_WRITES) {
     const original = mongoose.Model[method] as unknown as (this: Model<unknown>, ...args: unknown[]) => Query<unknown, unknown>;
     schema.static(method, function (this: Model<unknown>, filter: unknown, update: unknown, ...rest: unknown[]) {
       const upsert = isRecord(rest[0]) && rest[0].upsert === true;
-      const problems = [...filterProblems(filter), ...updateProblems(model, maps, filter, update, upsert)];
+      const problems = [...filterProblems(filter), ...updateProblems(model, filter, update, upsert)];
       if (problems.length === 0) return original.call(this, filter, update, ...rest);
       return original.call(this, {}, {}, ...rest).error(validationError(problems));
     });
@@ -159,7 +139,7 @@ export function boundInput(schema: Schema, model: LimitedModel): void {
       if ('insertOne' in op) return [];
       const write = 'updateOne' in op ? op.updateOne : 'updateMany' in op ? op.updateMany : 'replaceOne' in op ? op.replaceOne : 'deleteOne' in op ? op.deleteOne : op.deleteMany;
       const update = 'update' in write ? write.update : 'replacement' in write ? write.replacement : {};
-      return [...filterProblems(write.filter), ...updateProblems(model, maps, write.filter, update, 'upsert' in write && write.upsert === true)];
+      return [...filterProblems(write.filter), ...updateProblems(model, write.filter, update, 'upsert' in write && write.upsert === true)];
     });
     if (problems.length > 0) throw validationError(problems);
   });
@@ -171,4 +151,16 @@ export function boundInput(schema: Schema, model: LimitedModel): void {
       return original.call(this, {}, ...rest).error(validationError(problems));
     });
   }
+}
+
+/**
+ * A query the limits refused carries its ValidationError and an empty filter (see boundInput): it fails with that
+ * error before any other rule reads the filter (the tenant guard would call the empty filter unscoped, a 403 for
+ * what is a 400). Applied after the other query rules, so it runs before them.
+ */
+export function failRefusedQueries(schema: Schema): void {
+  preFirst(schema, QUERY_OPERATIONS, function (this: Query<unknown, unknown>) {
+    const error = this.error();
+    if (error) throw error;
+  });
 }

@@ -103,7 +103,7 @@ export const pipelineSchema = Schema.create(
         const clients = pipeline.sourceClients ?? [];
         const connections = pipeline.sinkConnections ?? [];
         const statusOf = async (modelName: 'Client' | 'Connection', ids: string[]) => {
-          const found = await this.db.model(modelName).find({ _id: { $in: [...new Set(ids)] } }, { status: 1 }).lean<Array<{ _id: string; status: string }>>();
+          const found = await this.db.model(modelName).find({ _id: mongoose.trusted({ $in: [...new Set(ids)] }) }, { status: 1 }).lean<Array<{ _id: string; status: string }>>();
           return new Map(found.map((d) => [d._id, d.status]));
         };
         const clientStatus = await statusOf('Client', clients.map((c) => c.clientId));

@@ -65,7 +65,7 @@ export function guardPipelineGraphUpdates(schema: Schema): void {
     const missed = opOf(this) === 'updateOne' ? (result as UpdateWriteOpResult | null)?.matchedCount === 0 : result == null;
     if (!filter || !missed) return;
     // The drag matched nothing: say why when the pipeline exists (a node it does not have).
-    const current = await (this.model as Model<GraphDocument>).findOne(filter, GRAPH_PROJECTION).lean<GraphDocument>();
+    const current = await (this.model as Model<GraphDocument>).findOne(filter, GRAPH_PROJECTION).setOptions(scopeOf(this)).lean<GraphDocument>();
     const { sets, unsets } = graphChanges(this.getUpdate() as Record<string, unknown>);
     if (current) refuseProblems(validatePipelineGraph(applied(current, sets, unsets)));
   });
@@ -169,7 +169,7 @@ async function writeChecked(query: GraphQuery, sets: Record<string, unknown>, un
   const model = query.model as Model<GraphDocument>;
   const filter = query.getFilter();
   if (opOf(query) !== 'updateMany') return writeOne(query, filter, sets, unsets);
-  const matched = await model.find(filter, GRAPH_PROJECTION).lean<GraphDocument[]>();
+  const matched = await model.find(filter, GRAPH_PROJECTION).setOptions(scopeOf(query)).lean<GraphDocument[]>();
   if (matched.length === 0) return writeOne(query, filter, sets, unsets);
   // Every pipeline is checked before any is written.
   for (const doc of matched) refuseProblems(validatePipelineGraph(applied(doc, sets, unsets)));
@@ -188,7 +188,7 @@ async function writeOne(query: GraphQuery, filter: Record<string, unknown>, sets
   let doc = first;
   let lastId: string | undefined;
   for (let attempt = 0; attempt < GRAPH_UPDATE_ATTEMPTS; attempt++) {
-    doc ??= (await model.findOne(filter, GRAPH_PROJECTION, { sort: query.getOptions().sort }).lean<GraphDocument>()) ?? undefined;
+    doc ??= (await model.findOne(filter, GRAPH_PROJECTION, { sort: query.getOptions().sort, ...scopeOf(query) }).lean<GraphDocument>()) ?? undefined;
     const write = query.clone();
     checked.add(write);
     if (!doc) {
@@ -207,6 +207,11 @@ async function writeOne(query: GraphQuery, filter: Record<string, unknown>, sets
     doc = undefined;
   }
   throw new ConflictError(model.modelName, lastId, { cause: new Error(`the pipeline changed during ${GRAPH_UPDATE_ATTEMPTS} checked attempts`) });
+}
+
+/** A cross-workspace update (`allWorkspaces: true`) reads the pipelines it checks across workspaces too. */
+function scopeOf(query: GraphQuery): { allWorkspaces?: boolean } {
+  return query.getOptions().allWorkspaces === true ? { allWorkspaces: true } : {};
 }
 
 function refuseProblems(problems: GraphProblem[]): void {

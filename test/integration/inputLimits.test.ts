@@ -92,26 +92,29 @@ describe('Map keys', () => {
     const Pipeline = db.models.Pipeline as unknown as Loose;
     const connection = await db.models.Connection.create(http());
     const pipeline = await db.models.Pipeline.create({ workspaceId: 'ws_1', name: 'Keys', streams: [{ topic: 'a', type: 'source' }] });
-    const cases: Array<[Loose, string, string, Record<string, unknown>]> = [
-      [Connection, connection._id, 'config.headers', { 'X-Ok': { x: 1 } }],
-      [Pipeline, pipeline._id, 'nodePositions', {}],
+    // Each document's own filter: its id, and its workspace where it has one (the tenant guard).
+    const cases: Array<[Loose, Record<string, unknown>, string]> = [
+      [Connection, { _id: connection._id }, 'config.headers'],
+      [Pipeline, { _id: pipeline._id, workspaceId: pipeline.workspaceId }, 'nodePositions'],
     ];
-    for (const [model, _id, map] of cases) {
+    for (const [model, filter, map] of cases) {
       for (const key of ['__proto__', 'constructor', 'prototype']) {
         const value = map === 'nodePositions' ? { x: 1, y: 1 } : 'v';
         const set = { [`${map}.${key}`]: value };
         for (const write of [
-          () => model.updateOne({ _id }, { $set: set }).exec(),
-          () => model.updateMany({ _id }, { $set: set }).exec(),
-          () => model.findOneAndUpdate({ _id }, { $set: set }).exec(),
-          () => model.bulkWrite([{ updateOne: { filter: { _id }, update: { $set: set } } }]),
+          () => model.updateOne(filter, { $set: set }).exec(),
+          () => model.updateMany(filter, { $set: set }).exec(),
+          () => model.findOneAndUpdate(filter, { $set: set }).exec(),
+          () => model.bulkWrite([{ updateOne: { filter, update: { $set: set } } }]),
         ]) {
           await refusedUnchanged(model, write, `${map}.${key}`);
         }
       }
     }
-    // The documents stay whole: save() still works.
-    const reloaded = await db.models.Connection.findById(connection._id).select('+config.headers');
+    // The documents stay whole: no reserved key stored, and save() still works (headers are a secret: not selectable).
+    const stored = await Connection.collection.findOne({ _id: connection._id as never });
+    expect(Object.keys(stored!.config.headers)).toEqual(['Authorization']);
+    const reloaded = await db.models.Connection.findById(connection._id);
     reloaded!.name = 'Renamed';
     await expect(reloaded!.save()).resolves.toBeDefined();
   });
@@ -155,7 +158,7 @@ describe('Error messages', () => {
 
   it('an immutable field $set through bulkWrite is a 400 naming its path', async () => {
     const pipeline = await db.models.Pipeline.create({ workspaceId: 'ws_1', name: 'Fixed' });
-    const error = await db.models.Pipeline.bulkWrite([{ updateOne: { filter: { _id: pipeline._id }, update: { $set: { workspaceId: 'ws_2' } } } }]).then(() => undefined, (e: unknown) => e);
+    const error = await db.models.Pipeline.bulkWrite([{ updateOne: { filter: { _id: pipeline._id, workspaceId: 'ws_1' }, update: { $set: { workspaceId: 'ws_2' } } } }]).then(() => undefined, (e: unknown) => e);
     expect(describeError(error)).toMatchObject({ status: 400, fields: { workspaceId: expect.stringMatching(/immutable/) } });
   });
 
@@ -171,7 +174,7 @@ describe('Error messages', () => {
     const answers = await Promise.all([
       db.models.Workspace.find(filter).lean().then(() => undefined, (e: unknown) => e),
       db.models.Workspace.find({ name: { $in: Array.from({ length: FILTER_LIST_LIMIT + 1 }, (_, i) => `n${i}`) } }).lean().then(() => undefined, (e: unknown) => e),
-      db.models.Session.updateOne({ _id: 'f5b8f2f0-0000-4000-8000-000000000002' }, { $set: { context: deep(10_000) } }).exec().then(() => undefined, (e: unknown) => e),
+      db.models.Session.updateOne({ _id: 'f5b8f2f0-0000-4000-8000-000000000002', workspaceId: 'ws_1' }, { $set: { context: deep(10_000) } }).exec().then(() => undefined, (e: unknown) => e),
     ]);
     for (const answer of answers.slice(0, 2)) expect(describeError(answer)).toMatchObject({ status: 400, fields: { filter: expect.stringMatching(/too large/) } });
     expect(describeError(answers[2])).toMatchObject({ status: 400, fields: { update: expect.stringMatching(/levels deep/) } });
