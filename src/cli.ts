@@ -3,7 +3,7 @@
 // builds every model's indexes on a database (the explicit index build that tenant connections skip).
 import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
-import { makeModels, nodeId, syncIndexes, type Models } from './index.js';
+import { forWorkspace, makeModels, nodeId, syncIndexes, type Models } from './index.js';
 import { applyIndexes, planIndexes, type IndexSpec } from './indexes.js';
 import { probeServer } from './capabilities.js';
 import { startMongoServer } from './mongoServer.js';
@@ -29,7 +29,8 @@ Options:
   --apply        indexes: build the plan, waiting for each build, with progress on stderr
   --drop         indexes: with --apply, also drop what the schemas no longer declare and rebuild changed ones
   --json         indexes: print one JSON report on stdout
-  --strict       indexes: exit 1 when the server cannot build an index the schemas declare
+  --strict       indexes: exit 1 when the server cannot build an index the schemas declare (an index kept with
+                 other keys or options than declared, because rebuilding needs --drop, always exits 1)
   -h, --help     this text
 `;
 
@@ -119,12 +120,19 @@ async function indexes(uri: string, databases: string[], flags: IndexFlags): Pro
         ...(applied?.[model as keyof typeof applied].notBuilt.filter((n) => !entry.cannotBuild.some((i) => i.name === n.index)).map((n) => `${model}.${n.index}`) ?? []),
       ]),
     );
+    // A declared index left with other keys or options (a non-unique username_1 where the schema wants it unique)
+    // means a rule the database does not enforce: never a success.
+    const kept = reports.flatMap(({ applied }) => Object.entries(applied ?? {}).flatMap(([model, result]) => result.kept.map((index) => `${model}.${index}`)));
     if (flags.json) process.stdout.write(`${JSON.stringify({ server: server.description, capabilities: server.capabilities, ...flags, databases: reports }, null, 2)}\n`);
     else {
       const pending = reports.reduce((n, { plan }) => n + Object.values(plan.models).reduce((m, e) => m + e.create.length + e.change.length + e.drop.length, 0), 0);
-      out(flags.apply ? `Applied.${notBuilt.length ? ` Not built on this server: ${notBuilt.join(', ')}.` : ''}` : `Dry run: nothing changed (${pending} changes planned; --apply builds them).`);
+      out(
+        flags.apply
+          ? `${kept.length ? `Not in sync: ${kept.join(', ')} differ from the schemas and were kept (rebuild with --apply --drop).` : 'Applied.'}${notBuilt.length ? ` Not built on this server: ${notBuilt.join(', ')}.` : ''}`
+          : `Dry run: nothing changed (${pending} changes planned; --apply builds them).`);
     }
-    return flags.strict && notBuilt.length > 0 ? 1 : 0;
+    if (kept.length > 0) process.stderr.write(`Not in sync: ${kept.join(', ')} differ from the schemas and were kept; rebuild them with --apply --drop.\n`);
+    return kept.length > 0 || (flags.strict && notBuilt.length > 0) ? 1 : 0;
   } finally {
     await root.close();
   }
@@ -167,8 +175,9 @@ async function run(models: Models) {
     config: { url: 'https://fulfilment.example.com/hooks/orders', method: 'POST', headers: { Authorization: 'Bearer demo-token' } },
   });
 
-  const pipeline = await models.Pipeline.create({
-    workspaceId: workspace._id,
+  // Everything of one workspace goes through forWorkspace: the workspace is added to every filter and document.
+  const acme = forWorkspace(models, workspace._id);
+  const pipeline = await acme.Pipeline.create({
     name: 'Orders',
     streams: [
       { topic: 'orders.raw', type: 'source', description: 'orders as the storefront sends them' },
@@ -190,7 +199,7 @@ async function run(models: Models) {
     },
   });
   const linkProblems = await models.Pipeline.checkLinks(pipeline);
-  if (linkProblems.length === 0) await models.Pipeline.updateOne({ _id: pipeline._id }, { status: 'active' });
+  if (linkProblems.length === 0) await acme.Pipeline.updateOne({ _id: pipeline._id }, { status: 'active' });
 
   const user = new models.User({ workspaceId: workspace._id, username: 'Ada@Acme.example', roles: ['admin'] });
   await user.setPassword('demo-user-password');
@@ -207,8 +216,8 @@ async function run(models: Models) {
     expiresAt: new Date(Date.now() + 3_600_000),
   });
 
-  const stored = await models.Pipeline.findById(pipeline._id).lean();
-  const userWithWorkspace = await models.User.findById(user._id).populate<{ workspace: { name: string } }>('workspace');
+  const stored = await acme.Pipeline.findById(pipeline._id).lean();
+  const userWithWorkspace = await acme.User.findById(user._id).populate<{ workspace: { name: string } }>('workspace');
   const live = await models.Session.findLive(session._id);
 
   console.log(`

@@ -16,7 +16,8 @@ export {
   type ModelIndexResult,
   type IndexProgress,
 } from './indexes.js';
-export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError, describeError, type DescribedError } from './errors.js';
+export { ConflictError, DuplicateKeyError, SecretDecryptionError, TenantScopeError, UnsafeQueryError, describeError, type DescribedError } from './errors.js';
+export { forWorkspace, type WorkspaceModels, type WorkspaceScoped } from './forWorkspace.js';
 export * from './contracts/enums.js';
 export { INPUT_LIMITS, limitProblems, type Limit, type LimitProblem } from './contracts/limits.js';
 export { GRAPH_UPDATE_ATTEMPTS } from './models/pipelineGraphUpdates.js';
@@ -58,3 +59,23 @@ export {
   type NotificationModel,
 } from './models/notification.js';
 export { contactSchema, createContactModel, type Contact, type ContactDocument, type ContactModel } from './models/contact.js';
+
+// The query options of the tenant guard (src/models/tenancy.ts), typed for the application: here, so that the
+// emitted typings carry them. The options argument of updateOne/updateMany is a closed type in mongoose's typings
+// (it honours the option at run time): type-checked code passes it with `.setOptions()`.
+declare module 'mongoose' {
+  interface QueryOptions<DocType = unknown> {
+    /** A cross-workspace job on a workspace-scoped model (Pipeline, User, Session): skips the tenant guard. */
+    allWorkspaces?: boolean;
+    /** Set by forWorkspace(): the query's filter must stay on this workspace, whatever is chained to it. */
+    forWorkspace?: string;
+  }
+  interface AggregateOptions {
+    /** A cross-workspace aggregate on a workspace-scoped model: skips the tenant guard. */
+    allWorkspaces?: boolean;
+  }
+  interface MongooseBulkWriteOptions {
+    /** A cross-workspace bulkWrite on a workspace-scoped model: skips the tenant guard. */
+    allWorkspaces?: boolean;
+  }
+}

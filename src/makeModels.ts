@@ -22,6 +22,19 @@ export const SCHEMAS = {
 } as const;
 applyPackageRules(SCHEMAS);
 
+/**
+ * Marks each schema with its model name under a global symbol, so that the CommonJS and the ESM copy of this package
+ * in one app (each with schemas of its own) recognise each other's models on a shared connection.
+ */
+const PACKAGE_SCHEMA = Symbol.for('@event-streaming-platform/data-models/schema');
+for (const [name, schema] of Object.entries(SCHEMAS)) Object.defineProperty(schema, PACKAGE_SCHEMA, { value: name });
+
+/** Whether `model` is this package's model `name`, from this copy of the package or another. */
+function isPackageModel(model: unknown, name: ModelName): boolean {
+  const schema: unknown = (model as { schema?: unknown }).schema;
+  return schema === SCHEMAS[name] || (typeof schema === 'object' && schema !== null && Reflect.get(schema, PACKAGE_SCHEMA) === name);
+}
+
 /** How each model is compiled; each is compiled once per mongoose instance (see `compiledOnce`). */
 const FACTORIES = {
   Workspace: createWorkspaceModel,
@@ -75,7 +88,8 @@ function registerLazily(conn: MongooseConnection): Models {
     const bind = () => (model ??= onConnection(conn, name));
     const existing: unknown = Object.hasOwn(conn.models, name) ? conn.models[name] : undefined;
     if (existing) {
-      if ((existing as { schema?: unknown }).schema !== SCHEMAS[name]) throw new mongoose.Error.OverwriteModelError(name);
+      // Another copy of the package (CommonJS beside ESM) registered it first: its model has the same rules.
+      if (!isPackageModel(existing, name)) throw new mongoose.Error.OverwriteModelError(name);
       model = existing as Models[typeof name];
     } else {
       Object.defineProperty(conn.models, name, {

@@ -1,5 +1,6 @@
 import mongoose, { type Model, type Query, type Schema, type UpdateWriteOpResult } from 'mongoose';
 import { ConflictError, validationErrorOf as validationError } from '../errors.js';
+import { allWorkspaces } from './tenancy.js';
 
 type AnyQuery = Query<unknown, unknown>;
 type UpdateDoc = Record<string, unknown>;
@@ -7,11 +8,6 @@ type Versioned = { _id: unknown } & Record<string, unknown>;
 
 const UPDATES: Array<'updateOne' | 'updateMany' | 'findOneAndUpdate'> = ['updateOne', 'updateMany', 'findOneAndUpdate'];
 const REPLACES: Array<'replaceOne' | 'findOneAndReplace'> = ['replaceOne', 'findOneAndReplace'];
-
-// An update pipeline runs server-side expressions that no rule of the package can read: immutable paths, the
-// graph rules and the limits would all be skipped.
-const pipelineRefused = () =>
-  validationError([{ path: 'update', message: 'update pipelines (an array of stages) are not accepted: use update operators ($set, $unset...)', code: 'update-pipeline' }]);
 
 const skipRefused = (option: string) =>
   validationError([{ path: option, message: `${option} is not accepted: every write of this package's models is validated`, code: 'unvalidated-write' }]);
@@ -28,23 +24,11 @@ function skippedValidation(options: unknown): string | undefined {
 }
 
 /**
- * Refuses the writes that would skip every rule of the package: update pipelines (arrays) on any write path, and
- * the options that store documents unvalidated (`insertMany` with `lean`, `save`/`create` with
- * `validateBeforeSave: false` or `validateModifiedOnly`, `bulkWrite`/`bulkSave` with `skipValidation`).
+ * Refuses the options that store documents unvalidated (`insertMany` with `lean`, `save`/`create` with
+ * `validateBeforeSave: false` or `validateModifiedOnly`, `bulkWrite`/`bulkSave` with `skipValidation`). Update
+ * pipelines, the other way around every rule, are refused by updateGuards.
  */
 export function refuseUncheckedWrites(schema: Schema): void {
-  // mongoose itself refuses an array without `updatePipeline: true` when the query is built (a plain error, before
-  // any hook): the statics catch it first, so the caller gets the documented ValidationError either way.
-  for (const method of UPDATES) {
-    const previous = (schema.statics[method] ?? mongoose.Model[method]) as unknown as (this: Model<unknown>, ...args: unknown[]) => AnyQuery;
-    schema.static(method, function (this: Model<unknown>, filter: unknown, update: unknown, ...rest: unknown[]) {
-      if (!Array.isArray(update)) return previous.call(this, filter, update, ...rest);
-      return previous.call(this, filter, {}, ...rest).error(pipelineRefused());
-    });
-  }
-  schema.pre(UPDATES, function (this: AnyQuery) {
-    if (Array.isArray(this.getUpdate())) throw pipelineRefused();
-  });
   schema.pre('save', function (options: unknown) {
     const skipped = skippedValidation(options);
     if (skipped) throw skipRefused(skipped);
@@ -55,13 +39,9 @@ export function refuseUncheckedWrites(schema: Schema): void {
     if (skipped) return Promise.reject(skipRefused(skipped));
     return insertMany.call(this, docs, options, ...rest);
   });
-  schema.pre('bulkWrite', function (ops, options?: unknown) {
+  schema.pre('bulkWrite', function (_ops, options?: unknown) {
     const skipped = skippedValidation(options);
     if (skipped) throw skipRefused(skipped);
-    for (const op of ops) {
-      const write = 'updateOne' in op ? op.updateOne : 'updateMany' in op ? op.updateMany : undefined;
-      if (write && Array.isArray(write.update)) throw pipelineRefused();
-    }
   });
 }
 
@@ -72,8 +52,14 @@ function versionKeyOf(schema: Schema): string | undefined {
   return typeof versionKey === 'string' ? versionKey : '__v';
 }
 
-/** The update with the version bumped (the caller's own `$inc` kept), unless it writes the version itself. */
-function bumped(update: UpdateDoc, key: string): UpdateDoc {
+/**
+ * The update with the version bumped (the caller's own `$inc` kept), unless it writes the version itself. An
+ * upsert's `$setOnInsert` of the version (mongoose adds `0`) is dropped: it would conflict with the `$inc`, which
+ * gives an inserted document its first version as well.
+ */
+function bumped(given: UpdateDoc, key: string): UpdateDoc {
+  const onInsert = given.$setOnInsert as UpdateDoc | undefined;
+  const update = onInsert && key in onInsert ? { ...given, $setOnInsert: Object.fromEntries(Object.entries(onInsert).filter(([path]) => path !== key)) } : given;
   const writesVersion = Object.entries(update).some(([op, fields]) => op === key || (op !== '$inc' && op.startsWith('$') && fields !== null && typeof fields === 'object' && key in fields));
   if (writesVersion) return update;
   return { ...update, $inc: { ...(update.$inc as UpdateDoc | undefined), [key]: 1 } };
@@ -99,7 +85,7 @@ export function versionQueryWrites(schema: Schema): void {
     const replacement = this.getUpdate() as UpdateDoc | null;
     // mongoose has already cast the replacement into a new document (with version 0): its version is replaced.
     if (!replacement) return;
-    const current = await this.model.findOne(this.getFilter(), { [key]: 1 }, { sort: this.getOptions().sort }).lean<Versioned>();
+    const current = await this.model.findOne(this.getFilter(), { [key]: 1 }, { sort: this.getOptions().sort, allWorkspaces: allWorkspaces(this.getOptions()) }).lean<Versioned>();
     if (!current) return;
     const version = typeof current[key] === 'number' ? current[key] : undefined;
     this.setUpdate({ ...replacement, [key]: (version ?? 0) + 1 });
@@ -111,13 +97,13 @@ export function versionQueryWrites(schema: Schema): void {
     const missed = (this as unknown as { op: string }).op === 'replaceOne' ? (result as UpdateWriteOpResult | null)?.matchedCount === 0 : result == null;
     if (read && missed) throw new ConflictError(this.model.modelName, String(read._id), { cause: new Error('the document changed between reading its version and replacing it') });
   });
-  schema.pre('bulkWrite', async function (this: Model<unknown>, ops) {
+  schema.pre('bulkWrite', async function (this: Model<unknown>, ops, options?: unknown) {
     for (const op of ops) {
       const write = 'updateOne' in op ? op.updateOne : 'updateMany' in op ? op.updateMany : undefined;
       if (write && write.update && !Array.isArray(write.update)) write.update = bumped(write.update as UpdateDoc, key) as typeof write.update;
       if ('replaceOne' in op) {
         // A lost race of a bulk replacement matches nothing: the result's matchedCount says so.
-        const current = await this.findOne(op.replaceOne.filter, { [key]: 1 }).lean<Versioned>();
+        const current = await this.findOne(op.replaceOne.filter, { [key]: 1 }).setOptions({ allWorkspaces: allWorkspaces(options) }).lean<Versioned>();
         if (!current) continue;
         const version = typeof current[key] === 'number' ? current[key] : undefined;
         op.replaceOne.replacement = { ...op.replaceOne.replacement, [key]: (version ?? 0) + 1 };

@@ -1,4 +1,4 @@
-import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
+import mongoose, { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
 import { hashSecret, verifySecret } from '../secretHashing.js';
 import { idField, nameField, schemaOptions, stringListField } from './fields.js';
@@ -34,8 +34,10 @@ export const clientSchema = Schema.create(
        * all give null, in about the same time).
        */
       async authenticate(clientId: string, secret: string) {
-        const client = await this.findOne({ _id: String(clientId), status: 'active' }).select('+secretHash +secretSalt');
-        const ok = await verifySecret(secret, client?.secretHash, client?.secretSalt);
+        // The models refuse to select a secret: the hash is read through the driver.
+        const client = await this.findOne({ _id: String(clientId), status: 'active' });
+        const stored = client && (await (this.collection as unknown as mongoose.mongo.Collection<{ _id: string; secretHash?: string; secretSalt?: string }>).findOne({ _id: client._id }, { projection: { secretHash: 1, secretSalt: 1 } }));
+        const ok = await verifySecret(secret, stored?.secretHash, stored?.secretSalt);
         return client && ok ? client : null;
       },
     },

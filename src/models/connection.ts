@@ -1,7 +1,8 @@
 import { type Connection as MongooseConnection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES, CONNECTION_TYPES, HTTP_METHODS, type ConnectionType } from '../contracts/enums.js';
 import { isHttpUrl, S3_BUCKET_PATTERN, S3_REGION_PATTERN } from '../contracts/rules.js';
-import { checkVariantFields, idField, nameField, schemaOptions } from './fields.js';
+import { idField, nameField, schemaOptions } from './fields.js';
+import { variantFields } from './variantFields.js';
 
 /** Which `config` fields each connection type requires; a field of the other type is refused. */
 export const CONNECTION_CONFIG_FIELDS = {
@@ -18,8 +19,8 @@ const connectionConfigSchema = Schema.create(
     // Header values often carry credentials (Authorization), so they are hidden like the S3 secret.
     headers: { type: Map, of: String, select: false },
     // S3
-    bucket: { type: String, trim: true, match: [S3_BUCKET_PATTERN, 'config.bucket "{VALUE}" is not a valid S3 bucket name'] },
-    region: { type: String, trim: true, match: [S3_REGION_PATTERN, 'config.region "{VALUE}" is not a region like eu-west-1'] },
+    bucket: { type: String, trim: true, match: [S3_BUCKET_PATTERN, 'config.bucket is not a valid S3 bucket name'] },
+    region: { type: String, trim: true, match: [S3_REGION_PATTERN, 'config.region is not a region like eu-west-1'] },
     accessKeyId: { type: String, trim: true },
     secretAccessKey: { type: String, select: false },
   },
@@ -40,10 +41,13 @@ export const connectionSchema = Schema.create(
   { ...schemaOptions, optimisticConcurrency: true },
 );
 
-// Checked on the whole document, because the rule links two paths (type and config).
-connectionSchema.pre('validate', function () {
-  const rules = CONNECTION_CONFIG_FIELDS[this.type as ConnectionType] as (typeof CONNECTION_CONFIG_FIELDS)[ConnectionType] | undefined;
-  if (rules && this.config) checkVariantFields(this, 'config', `a ${this.type} connection`, Object.keys(connectionConfigSchema.paths), rules);
+// The rule links two paths (type and config): checked on documents and on updates.
+connectionSchema.plugin(variantFields, {
+  root: 'config',
+  discriminator: 'type',
+  fields: Object.keys(connectionConfigSchema.paths),
+  rules: CONNECTION_CONFIG_FIELDS,
+  label: (type: string) => `a ${type} connection`,
 });
 
 

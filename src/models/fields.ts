@@ -1,5 +1,4 @@
 // Field definitions that several schemas share, so each rule is written once.
-import type { Document } from 'mongoose';
 import { ID_PATTERN } from '../contracts/rules.js';
 import { newId } from '../ids.js';
 
@@ -39,27 +38,3 @@ export const schemaOptions = {
   strict: 'throw',
   strictQuery: 'throw',
 } as const;
-
-/**
- * Keeps a type-specific sub-document (Connection `config`, Notification `target`) to its type's fields: each
- * required field present, no field of another type. `label` names the type in messages, e.g. "a S3 connection".
- */
-export function checkVariantFields(
-  doc: Document<unknown>,
-  root: string,
-  label: string,
-  fields: readonly string[],
-  rules: { readonly required: readonly string[]; readonly allowed: readonly string[] },
-): void {
-  for (const field of rules.required) {
-    // A hidden field that was not loaded is not missing: validate only what this document holds.
-    if (!doc.isNew && !doc.isSelected(`${root}.${field}`)) continue;
-    const value: unknown = doc.get(`${root}.${field}`);
-    if (value == null || value === '') doc.invalidate(`${root}.${field}`, `${root}.${field} is required for ${label}`);
-  }
-  for (const field of fields) {
-    if (doc.get(`${root}.${field}`) != null && !rules.allowed.includes(field)) {
-      doc.invalidate(`${root}.${field}`, `${root}.${field} does not belong to ${label}`);
-    }
-  }
-}

@@ -1,7 +1,8 @@
 import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { NOTIFICATION_CHANNELS, NOTIFICATION_STATUSES, type NotificationChannel } from '../contracts/enums.js';
 import { isEmail, SLACK_CHANNEL_PATTERN } from '../contracts/rules.js';
-import { checkVariantFields, idField, schemaOptions } from './fields.js';
+import { idField, schemaOptions } from './fields.js';
+import { variantFields } from './variantFields.js';
 
 /** Which `target` field each channel uses; the other channel's field is refused. */
 export const NOTIFICATION_TARGET_FIELD = { email: 'email', slack: 'slackChannel' } as const satisfies Record<NotificationChannel, string>;
@@ -12,12 +13,12 @@ const targetSchema = Schema.create(
       type: String,
       trim: true,
       lowercase: true,
-      validate: { validator: isEmail, message: 'target.email "{VALUE}" is not an email address' },
+      validate: { validator: isEmail, message: 'target.email is not an email address' },
     },
     slackChannel: {
       type: String,
       trim: true,
-      match: [SLACK_CHANNEL_PATTERN, 'target.slackChannel "{VALUE}" is not a Slack channel id (C…) or #name'],
+      match: [SLACK_CHANNEL_PATTERN, 'target.slackChannel is not a Slack channel id (C…) or #name'],
     },
   },
   { _id: false, strict: 'throw' },
@@ -39,7 +40,9 @@ export const notificationSchema = Schema.create(
     type: { type: String, required: true, trim: true, index: true },
     // Served query: every notification caused by one event or request.
     correlationId: { type: String, required: true, trim: true, index: true },
-    tenantId: { type: String, trim: true },
+    // The workspace the notification belongs to, when it belongs to one; it never moves (see README: queries
+    // across tenants stay open to the notifier, forWorkspace scopes by it).
+    tenantId: { type: String, trim: true, immutable: true },
     contactId: { type: String, ref: 'Contact' },
     target: { type: targetSchema, required: true },
     // Any JSON-like value; 'Mixed' is named as a string so that TypeScript infers `unknown`, not `any`.
@@ -56,12 +59,16 @@ export const notificationSchema = Schema.create(
 notificationSchema.index({ status: 1, createdAt: 1 });
 notificationSchema.index({ tenantId: 1, createdAt: -1 });
 
+// The rule links two paths (channel and target): checked on documents and on updates.
+notificationSchema.plugin(variantFields, {
+  root: 'target',
+  discriminator: 'channel',
+  fields: Object.values(NOTIFICATION_TARGET_FIELD),
+  rules: Object.fromEntries(Object.entries(NOTIFICATION_TARGET_FIELD).map(([channel, field]) => [channel, { required: [field], allowed: [field] }])),
+  label: (channel: string) => `a ${channel} notification`,
+});
+
 notificationSchema.pre('validate', function () {
-  const field = NOTIFICATION_TARGET_FIELD[this.channel as NotificationChannel] as string | undefined;
-  if (field && this.target) {
-    const rules = { required: [field], allowed: [field] };
-    checkVariantFields(this, 'target', `a ${this.channel} notification`, Object.values(NOTIFICATION_TARGET_FIELD), rules);
-  }
   if (this.status === 'failed' && !this.error) this.invalidate('error', 'error is required when status is failed');
   if (this.status === 'sent' && !this.deliveredAt) this.deliveredAt = new Date();
 });

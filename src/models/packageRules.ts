@@ -5,9 +5,11 @@ import type { Schema } from 'mongoose';
 import { conflictErrors, duplicateKeyErrors, validationErrors } from '../errors.js';
 import type { LimitedModel } from '../contracts/limits.js';
 import { refuseUncheckedWrites, versionQueryWrites } from './checkedWrites.js';
-import { boundInput } from './inputLimits.js';
+import { boundInput, failRefusedQueries } from './inputLimits.js';
+import { refuseSkippedMiddleware, safeQueries } from './querySafety.js';
 import { hideSecrets, secretPaths } from './secrets.js';
-import { refuseImmutableUpdates } from './updateGuards.js';
+import { tenantScope } from './tenancy.js';
+import { refuseImmutableUpdates, validateQueryUpdates } from './updateGuards.js';
 
 export function applyPackageRules(schemas: Readonly<Record<LimitedModel, Schema>>): void {
   for (const [model, schema] of Object.entries(schemas) as Array<[LimitedModel, Schema]>) {
@@ -18,7 +20,15 @@ export function applyPackageRules(schemas: Readonly<Record<LimitedModel, Schema>
     schema.plugin(conflictErrors);
     schema.plugin(validationErrors);
     schema.plugin(refuseImmutableUpdates);
+    schema.plugin(validateQueryUpdates);
     schema.plugin(refuseUncheckedWrites);
     schema.plugin(versionQueryWrites);
+    // Both run before every other middleware of a query, aggregate or bulkWrite (the last applied first): the
+    // filter is made safe, then its workspace checked, before anything reads or writes with it.
+    schema.plugin(tenantScope);
+    schema.plugin(safeQueries);
+    schema.plugin(failRefusedQueries);
+    // Applied last, so it runs first: no operation may skip the rules above with `middleware: false`.
+    schema.plugin(refuseSkippedMiddleware);
   }
 }

@@ -7,7 +7,6 @@ import { updatedPaths } from './updateGuards.js';
 const GRAPH_FIELDS = ['streams', 'sourceClients', 'sinkConnections', 'transforms', 'nodePositions'] as const;
 type GraphDocument = PipelineGraph & { _id?: unknown; __v?: number; nodePositions?: Record<string, unknown> | null };
 type GraphQuery = Query<unknown, unknown>;
-type Problem = { path: string; message: string; code?: string };
 
 /** How often a checked update re-reads and re-checks the pipeline after another writer changed it first. */
 export const GRAPH_UPDATE_ATTEMPTS = 5;
@@ -56,9 +55,7 @@ export function guardPipelineGraphUpdates(schema: Schema): void {
   schema.pre(['updateOne', 'findOneAndUpdate', 'updateMany'], async function (this: GraphQuery) {
     if (checked.has(this)) return;
     const update = this.getUpdate() as Record<string, unknown> | null;
-    if (!update || Array.isArray(update)) return;
-    if (this.getOptions().upsert) refuseProblems(upsertProblems(this.getFilter(), update));
-    if (!updatedPaths(update).some(isGraphPath)) return;
+    if (!update || Array.isArray(update) || !updatedPaths(update).some(isGraphPath)) return;
     const { sets, unsets } = graphChanges(update);
     if (opOf(this) !== 'updateMany' && !this.getOptions().upsert && isLayoutDrag(sets, unsets)) return sendDrag(this, sets);
     throw mongoose.skipMiddlewareFunction(await writeChecked(this, sets, unsets));
@@ -68,7 +65,7 @@ export function guardPipelineGraphUpdates(schema: Schema): void {
     const missed = opOf(this) === 'updateOne' ? (result as UpdateWriteOpResult | null)?.matchedCount === 0 : result == null;
     if (!filter || !missed) return;
     // The drag matched nothing: say why when the pipeline exists (a node it does not have).
-    const current = await (this.model as Model<GraphDocument>).findOne(filter, GRAPH_PROJECTION).lean<GraphDocument>();
+    const current = await (this.model as Model<GraphDocument>).findOne(filter, GRAPH_PROJECTION).setOptions(scopeOf(this)).lean<GraphDocument>();
     const { sets, unsets } = graphChanges(this.getUpdate() as Record<string, unknown>);
     if (current) refuseProblems(validatePipelineGraph(applied(current, sets, unsets)));
   });
@@ -78,7 +75,6 @@ export function guardPipelineGraphUpdates(schema: Schema): void {
     for (const op of ops) {
       const write = 'updateOne' in op ? op.updateOne : 'updateMany' in op ? op.updateMany : 'replaceOne' in op ? op.replaceOne : undefined;
       const update = write && ('update' in write ? write.update : write.replacement);
-      if (write && 'update' in write && write.upsert && !Array.isArray(write.update)) refuseProblems(upsertProblems(write.filter, write.update as Record<string, unknown>));
       const path = updatedPaths(update).find(isGraphPath);
       if (path) throw validationError([{ path, message: `bulkWrite cannot change ${path}: the pipeline graph rules are checked on save(), create() and single updates` }]);
     }
@@ -95,7 +91,7 @@ function graphChanges(update: Record<string, unknown>): { sets: Record<string, u
     if (!key.startsWith('$')) {
       if (isGraphPath(key)) sets[key] = value;
     } else if (key === '$setOnInsert') {
-      // Written only when an upsert inserts: upsertProblems checks the document it would create.
+      // Written only when an upsert inserts: updateGuards' checkedUpsert validates the document it would create.
       continue;
     } else if (key === '$set' || key === '$unset') {
       for (const [path, v] of Object.entries(value as object)) {
@@ -125,35 +121,6 @@ function graphChanges(update: Record<string, unknown>): { sets: Record<string, u
   return { sets, unsets };
 }
 
-/** The graph fields of the pipeline an upsert would create: the filter's equalities, then $setOnInsert, then $set. */
-function upsertProblems(filter: Record<string, unknown> | undefined, update: Record<string, unknown>): Problem[] {
-  const created: Record<string, unknown> = {};
-  const layout: Record<string, unknown> = {};
-  const problems: Problem[] = [];
-  const take = (source: unknown, from: string) => {
-    for (const [path, value] of Object.entries((source ?? {}) as Record<string, unknown>)) {
-      if (from === 'filter' && path === '$and' && Array.isArray(value)) value.forEach((clause) => take(clause, from));
-      if (!isGraphPath(path)) continue;
-      // A filter's operator ({ $size: 0 }...) is not copied into the new document.
-      if (from === 'filter' && value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).some((k) => k.startsWith('$'))) continue;
-      const [field, key, more] = path.split('.');
-      if (field === 'nodePositions' && key !== undefined && more === undefined) layout[key] = value;
-      else if (key !== undefined) problems.push({ path, code: 'upsert-path', message: `${path} cannot be written by an upsert on its own: set the whole ${field}` });
-      else created[path] = value;
-    }
-  };
-  take(filter, 'filter');
-  take(update.$setOnInsert, '$setOnInsert');
-  take(update.$set, '$set');
-  take(Object.fromEntries(Object.entries(update).filter(([key]) => !key.startsWith('$'))), '$set');
-  if (problems.length > 0 || (Object.keys(created).length === 0 && Object.keys(layout).length === 0)) return problems;
-  // Bounded before the graph is checked.
-  const over = limitProblems('Pipeline', created);
-  if (over.length > 0) return over.map((p) => ({ ...p, code: 'limit' }));
-  const nodePositions = { ...((created.nodePositions as Record<string, unknown> | undefined) ?? {}), ...layout };
-  return validatePipelineGraph({ ...(created as PipelineGraph), nodePositions } as PipelineGraph);
-}
-
 function isLayoutDrag(sets: Record<string, unknown>, unsets: string[]): boolean {
   return [...Object.keys(sets), ...unsets].every((path) => path.startsWith('nodePositions.'));
 }
@@ -181,7 +148,9 @@ function sendDrag(query: GraphQuery, sets: Record<string, unknown>): void {
 }
 
 function bumpVersion(query: GraphQuery): void {
-  const update = query.getUpdate() as Record<string, Record<string, unknown> | undefined>;
+  // This write never inserts: an upsert's $setOnInsert (where mongoose puts `__v: 0`) does nothing here, and would
+  // conflict with the $inc.
+  const { $setOnInsert: _inserts, ...update } = query.getUpdate() as Record<string, Record<string, unknown> | undefined>;
   query.setUpdate({ ...update, $inc: { ...update.$inc, __v: 1 } });
 }
 
@@ -205,7 +174,7 @@ async function writeChecked(query: GraphQuery, sets: Record<string, unknown>, un
   const model = query.model as Model<GraphDocument>;
   const filter = query.getFilter();
   if (opOf(query) !== 'updateMany') return writeOne(query, filter, sets, unsets);
-  const matched = await model.find(filter, GRAPH_PROJECTION).lean<GraphDocument[]>();
+  const matched = await model.find(filter, GRAPH_PROJECTION).setOptions(scopeOf(query)).lean<GraphDocument[]>();
   if (matched.length === 0) return writeOne(query, filter, sets, unsets);
   // Every pipeline is checked before any is written.
   for (const doc of matched) refuseProblems(validatePipelineGraph(applied(doc, sets, unsets)));
@@ -224,11 +193,11 @@ async function writeOne(query: GraphQuery, filter: Record<string, unknown>, sets
   let doc = first;
   let lastId: string | undefined;
   for (let attempt = 0; attempt < GRAPH_UPDATE_ATTEMPTS; attempt++) {
-    doc ??= (await model.findOne(filter, GRAPH_PROJECTION, { sort: query.getOptions().sort }).lean<GraphDocument>()) ?? undefined;
+    doc ??= (await model.findOne(filter, GRAPH_PROJECTION, { sort: query.getOptions().sort, ...scopeOf(query) }).lean<GraphDocument>()) ?? undefined;
     const write = query.clone();
     checked.add(write);
     if (!doc) {
-      // Nothing matches: an upsert creates the pipeline (checked by upsertProblems); anything else matches nothing.
+      // Nothing matches: an upsert creates the pipeline (validated whole by updateGuards' checkedUpsert).
       return write.exec();
     }
     refuseProblems(validatePipelineGraph(applied(doc, sets, unsets)));
@@ -244,6 +213,11 @@ async function writeOne(query: GraphQuery, filter: Record<string, unknown>, sets
   throw new ConflictError(model.modelName, lastId, { cause: new Error(`the pipeline changed during ${GRAPH_UPDATE_ATTEMPTS} checked attempts`) });
 }
 
-function refuseProblems(problems: readonly Problem[]): void {
+/** A cross-workspace update (`allWorkspaces: true`) reads the pipelines it checks across workspaces too. */
+function scopeOf(query: GraphQuery): { allWorkspaces?: boolean } {
+  return query.getOptions().allWorkspaces === true ? { allWorkspaces: true } : {};
+}
+
+function refuseProblems(problems: GraphProblem[]): void {
   if (problems.length > 0) throw validationError(problems);
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
+import mongoose, { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { PRINCIPAL_TYPES, SESSION_STATUSES } from '../contracts/enums.js';
 import { ID_PATTERN, UUID_PATTERN } from '../contracts/rules.js';
 import { schemaOptions, stringListField, workspaceIdField } from './fields.js';
@@ -10,7 +10,7 @@ export const sessionSchema = Schema.create(
       type: String,
       default: () => randomUUID(),
       lowercase: true,
-      validate: { validator: (v: string) => UUID_PATTERN.test(v), message: 'session _id must be a UUID, got "{VALUE}"' },
+      validate: { validator: (v: string) => UUID_PATTERN.test(v), message: 'session _id must be a UUID' },
     },
     workspaceId: workspaceIdField,
     principalId: {
@@ -39,11 +39,12 @@ export const sessionSchema = Schema.create(
     statics: {
       /** The live session with this id, or null: what the authorizer asks on every request (served by `_id`). */
       findLive(sessionId: string, now: Date = new Date()) {
-        return this.findOne({ _id: String(sessionId), status: 'active', expiresAt: { $gt: now } });
+        // A global look-up by the session's own id: the workspace is what the session says.
+        return this.findOne({ _id: String(sessionId), status: 'active', expiresAt: mongoose.trusted({ $gt: now }) }).setOptions({ allWorkspaces: true });
       },
       /** Revokes every active session of one principal (logout everywhere, a disabled client or user). */
       revokeAllFor(principalType: (typeof PRINCIPAL_TYPES)[number], principalId: string) {
-        return this.updateMany({ principalType, principalId: String(principalId), status: 'active' }, { $set: { status: 'revoked' } });
+        return this.updateMany({ principalType, principalId: String(principalId), status: 'active' }, { $set: { status: 'revoked' } }).setOptions({ allWorkspaces: true });
       },
     },
     virtuals: {
@@ -51,6 +52,14 @@ export const sessionSchema = Schema.create(
     },
   },
 );
+
+// A user's session belongs to the user's own workspace (clients are global: any workspace may hold their sessions).
+sessionSchema.pre('validate', async function () {
+  if (!this.isNew || this.principalType !== 'user' || typeof this.principalId !== 'string' || typeof this.workspaceId !== 'string') return;
+  if (!(await this.db.model('User').exists({ _id: this.principalId, workspaceId: this.workspaceId }))) {
+    this.invalidate('principalId', `principalId must be a user of workspace "${this.workspaceId}"`);
+  }
+});
 
 // Served query: revokeAllFor (every session of one principal).
 sessionSchema.index({ principalId: 1, principalType: 1, status: 1 });

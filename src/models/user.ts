@@ -1,4 +1,4 @@
-import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
+import mongoose, { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
 import { validationErrorOf } from '../errors.js';
 import { hashSecret, verifySecret } from '../secretHashing.js';
@@ -18,7 +18,7 @@ export const userSchema = Schema.create(
       lowercase: true,
       unique: true,
       minlength: 1,
-      match: [/^[a-z0-9._@+-]+$/, 'username may hold letters, digits and . _ @ + - only, got "{VALUE}"'],
+      match: [/^[a-z0-9._@+-]+$/, 'username may hold letters, digits and . _ @ + - only'],
     },
     passwordHash: { type: String, required: [true, `passwordHash ${SET_PASSWORD}`], select: false },
     passwordSalt: { type: String, required: [true, `passwordSalt ${SET_PASSWORD}`], select: false },
@@ -43,8 +43,11 @@ export const userSchema = Schema.create(
     statics: {
       /** The active user with this username and password, or null. */
       async authenticate(username: string, password: string) {
-        const user = await this.findOne({ username: String(username), status: 'active' }).select('+passwordHash +passwordSalt');
-        const ok = await verifySecret(password, user?.passwordHash, user?.passwordSalt);
+        // A global look-up by the unique username; the models refuse to select a secret, so the hash is read
+        // through the driver.
+        const user = await this.findOne({ username: String(username), status: 'active' }).setOptions({ allWorkspaces: true });
+        const stored = user && (await (this.collection as unknown as mongoose.mongo.Collection<{ _id: string; passwordHash?: string; passwordSalt?: string }>).findOne({ _id: user._id }, { projection: { passwordHash: 1, passwordSalt: 1 } }));
+        const ok = await verifySecret(password, stored?.passwordHash, stored?.passwordSalt);
         return user && ok ? user : null;
       },
     },

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConflictError, describeError } from '../../src/index.js';
+import { ConflictError, describeError, UnsafeQueryError } from '../../src/index.js';
 import { useTestDatabase } from '../support/db.js';
 import { expectInvalid } from '../support/expectations.js';
 
@@ -70,6 +70,18 @@ describe('Query writes of versioned models', () => {
     );
   });
 
+  it('an upsert bumps the version whether it matches or inserts: a stale save() is a ConflictError', async () => {
+    const { Workspace } = db.models;
+    const made = await Workspace.create({ name: 'Upserted' });
+    const stale = await Workspace.findById(made._id);
+    await Workspace.updateOne({ _id: made._id }, { $set: { name: 'Upserted by B' } }, { upsert: true });
+    stale!.name = 'Stale';
+    await expectConflict(stale!.save());
+    expect((await Workspace.collection.findOne({ _id: made._id as never }))!.name).toBe('Upserted by B');
+    await Workspace.updateOne({ name: 'Inserted' }, { $set: { status: 'active' } }, { upsert: true });
+    expect((await Workspace.collection.findOne({ name: 'Inserted' }))!.__v).toBe(1);
+  });
+
   it('a replacement (replaceOne, findOneAndReplace, bulkWrite replaceOne) gets the next version: a stale save() is a ConflictError', async () => {
     const { Workspace } = db.models;
     for (const write of ['replaceOne', 'findOneAndReplace', 'bulkWrite'] as const) {
@@ -103,28 +115,38 @@ describe('Pipeline upserts', () => {
     const dup = [{ topic: 'a', type: 'source' as const }, { topic: 'a', type: 'source' as const }];
     const writes: Array<[string, () => Promise<unknown>]> = [
       ['streams.1.topic', () => Pipeline.updateOne({ workspaceId: 'ws_1', name: 'Up 1' }, { $setOnInsert: { streams: dup } }, { upsert: true }).exec()],
-      ['streams.1.topic', () => Pipeline.updateOne({ workspaceId: 'ws_1', name: 'Up 2', streams: dup } as never, { $set: { description: 'x' } }, { upsert: true }).exec()],
-      ['nodePositions.bogus', () => Pipeline.updateOne({ workspaceId: 'ws_1', name: 'Up 3', 'nodePositions.bogus': { x: 1, y: 1 } } as never, { $set: { description: 'x' } }, { upsert: true }).exec()],
-      ['streams.1.topic', () => Pipeline.bulkWrite([{ updateOne: { filter: { workspaceId: 'ws_1', name: 'Up 4' }, update: { $setOnInsert: { streams: dup } }, upsert: true } }])],
-      ['streams.1.topic', () => Pipeline.bulkWrite([{ updateOne: { filter: { workspaceId: 'ws_1', name: 'Up 5', streams: dup } as never, update: { $set: { description: 'x' } }, upsert: true } }])],
+      ['streams.1.topic', () => Pipeline.updateOne({ workspaceId: 'ws_1', name: 'Up 2', streams: dup } as never, { $set: { status: 'active' } }, { upsert: true }).exec()],
+      ['nodePositions.bogus', () => Pipeline.updateOne({ workspaceId: 'ws_1', name: 'Up 3', 'nodePositions.bogus': { x: 1, y: 1 } } as never, { $set: { status: 'active' } }, { upsert: true }).exec()],
+      // bulkWrite refuses any write of a graph field outright.
+      ['streams', () => Pipeline.bulkWrite([{ updateOne: { filter: { workspaceId: 'ws_1', name: 'Up 4' }, update: { $setOnInsert: { streams: dup } }, upsert: true } }])],
+      ['streams.1.topic', () => Pipeline.bulkWrite([{ updateOne: { filter: { workspaceId: 'ws_1', name: 'Up 5', streams: dup } as never, update: { $set: { status: 'active' } }, upsert: true } }])],
     ];
     for (const [path, write] of writes) await expectInvalid(write, path);
     expect(await Pipeline.collection.countDocuments({})).toBe(0);
+    // A valid graph is created by the upsert, and a later upsert that matches it leaves it as it is.
+    const streams = [{ topic: 'a', type: 'source' as const }, { topic: 'b', type: 'sink' as const }];
+    const others = [{ topic: 'c', type: 'source' as const }];
+    for (const given of [streams, others]) await Pipeline.updateOne({ workspaceId: 'ws_1', name: 'Up ok' }, { $setOnInsert: { streams: given } }, { upsert: true });
+    expect((await Pipeline.collection.findOne({ name: 'Up ok' }))!.streams.map((s: { topic: string }) => s.topic)).toEqual(['a', 'b']);
   });
 });
 
 describe('Writes that would skip every rule', () => {
-  it('update pipelines (arrays) are refused with a ValidationError (400), with or without updatePipeline, and nothing is written', async () => {
+  it('update pipelines (arrays) are refused with an UnsafeQueryError (400), with or without updatePipeline, and nothing is written', async () => {
     const { Workspace, Session } = db.models;
     const made = await Workspace.create({ name: 'Pipeline update' });
     const stages = [{ $set: { workspaceId: 'ws_other', name: 'Moved' } }];
+    const refused = async (write: () => Promise<unknown>) => {
+      const error = await write().then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(UnsafeQueryError);
+      expect(describeError(error)).toMatchObject({ status: 400, fields: { update: expect.stringMatching(/update pipelines/) } });
+    };
     for (const options of [{ updatePipeline: true }, {}]) {
-      const error = await expectInvalid(() => Workspace.updateOne({ _id: made._id }, stages, options).exec(), 'update');
-      expect(describeError(error).status).toBe(400);
-      await expectInvalid(() => Workspace.findOneAndUpdate({ _id: made._id }, stages, options).exec(), 'update');
-      await expectInvalid(() => Session.updateMany({}, [{ $set: { principalId: 'someone' } }], options).exec(), 'update');
+      await refused(() => Workspace.updateOne({ _id: made._id }, stages, options).exec());
+      await refused(() => Workspace.findOneAndUpdate({ _id: made._id }, stages, options).exec());
+      await refused(() => Session.updateMany({ workspaceId: 'ws_1' }, [{ $set: { principalId: 'someone' } }], options).exec());
     }
-    await expectInvalid(() => Workspace.bulkWrite([{ updateOne: { filter: { _id: made._id }, update: stages } }]), 'update');
+    await refused(() => Workspace.bulkWrite([{ updateOne: { filter: { _id: made._id }, update: stages } }]));
     expect((await Workspace.collection.findOne({ _id: made._id as never }))!.name).toBe('Pipeline update');
   });
 

@@ -64,7 +64,7 @@ describe('index plans (data-models indexes, planIndexes, applyIndexes)', () => {
     conn = root.useDb(database, { useCache: true });
   });
   afterAll(async () => {
-    for (const name of [database, `${database}_b`]) await root.useDb(name).dropDatabase();
+    for (const name of [database, `${database}_b`, `${database}_c`]) await root.useDb(name).dropDatabase();
     await root.close();
   });
 
@@ -139,6 +139,22 @@ describe('index plans (data-models indexes, planIndexes, applyIndexes)', () => {
   it('--strict exits 1 exactly when the server cannot build a declared index', async () => {
     const { code } = await indexes('--db', database, '--apply', '--strict');
     expect(code).toBe(declared().lacking.length > 0 ? 1 : 0);
+  });
+
+  it('an index kept with other options than declared (a non-unique username_1) makes --apply exit 1 and name it; --apply --drop rebuilds it', async () => {
+    const other = `${database}_c`;
+    const users = makeModels(root.useDb(other, { useCache: true })).User.collection;
+    await users.createIndex({ username: 1 }, { name: 'username_1' });
+
+    const kept = await indexes('--db', other, '--apply');
+    expect(kept.code).toBe(1);
+    expect(kept.report.databases[0]!.applied!.User.kept).toEqual(['username_1']);
+    expect(kept.stderr).toMatch(/Not in sync: User\.username_1 differ from the schemas and were kept; rebuild them with --apply --drop/);
+    expect((await users.indexes()).find((index) => index.name === 'username_1')?.unique).toBeUndefined();
+
+    const rebuilt = await indexes('--db', other, '--apply', '--drop');
+    expect(rebuilt.code).toBe(0);
+    expect((await users.indexes()).find((index) => index.name === 'username_1')?.unique).toBe(true);
   });
 
   it('--drop without --apply is refused: a dry run already lists what it would drop', async () => {

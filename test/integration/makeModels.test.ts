@@ -1,6 +1,6 @@
 import mongoose from 'mongoose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeModels } from '../../src/index.js';
+import { forWorkspace, makeModels } from '../../src/index.js';
 import { server, useTestDatabase } from '../support/db.js';
 
 const db = useTestDatabase('makemodels');
@@ -56,7 +56,7 @@ describe('makeModels', () => {
     const user = new models.User({ workspaceId: 'ws_p', username: 'pop' });
     await user.setPassword('population');
     await user.save();
-    const populated = await models.User.findById(user._id).populate<{ workspace: { name: string } }>('workspace');
+    const populated = await forWorkspace(models, 'ws_p').User.findById(user._id).populate<{ workspace: { name: string } }>('workspace');
     expect(populated!.workspace.name).toBe('Only here');
   });
 

@@ -102,7 +102,7 @@ describe('many tenants on one connection', () => {
     const useTenant = async (name: string) => {
       const conn = root.useDb(name, { useCache: true });
       const models = makeModels(conn);
-      await models.Pipeline.findOne({ _id: 'none' }).lean();
+      await models.Pipeline.findOne({ _id: 'none', workspaceId: 'ws_none' }).lean();
       await models.Session.init();
       return [new WeakRef(conn), new WeakRef(models), new WeakRef(models.Pipeline), new WeakRef(models.Session)];
     };

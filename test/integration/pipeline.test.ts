@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { nodeId } from '../../src/index.js';
+import { forWorkspace, nodeId } from '../../src/index.js';
 import { useTestDatabase } from '../support/db.js';
 import { expectDuplicate, expectInvalid } from '../support/expectations.js';
 
 const db = useTestDatabase('pipeline');
+const ws1 = () => forWorkspace(db.models, 'ws_1');
 const A = nodeId('stream', 'orders.in');
 const B = nodeId('client', 'cl_shop');
 const C = nodeId('transform', 'orders.clean');
@@ -25,7 +26,7 @@ describe('Pipeline', () => {
   it('stores streams, source clients, sink connections and transforms as given', async () => {
     const { Pipeline } = db.models;
     const created = await Pipeline.create({ workspaceId: 'ws_1', name: 'Orders', code: 'ordr', ...graph() });
-    const stored = await Pipeline.findById(created._id).lean();
+    const stored = await ws1().Pipeline.findById(created._id).lean();
     expect(stored).toMatchObject({ workspaceId: 'ws_1', name: 'Orders', code: 'ordr', status: 'inactive', ...graph() });
     expect(stored!.transforms[0]!.isPaused).toBe(false);
     expect(created._id).toMatch(/^pl_[0-9a-f]{32}$/);
@@ -39,7 +40,7 @@ describe('Pipeline', () => {
       ...graph(),
       nodePositions: { [A]: { x: 10, y: -4.5 }, [B]: { x: 0, y: 0 } },
     });
-    const stored = await Pipeline.findById(created._id);
+    const stored = await ws1().Pipeline.findById(created._id);
     expect(stored!.nodePositions.get(A)).toMatchObject({ x: 10, y: -4.5 });
     expect(Object.fromEntries([...stored!.nodePositions].map(([k, v]) => [k, { x: v.x, y: v.y }]))).toEqual({
       [A]: { x: 10, y: -4.5 },
@@ -47,7 +48,7 @@ describe('Pipeline', () => {
     });
     stored!.set(`nodePositions.${C}`, { x: 1, y: 2 });
     await stored!.save();
-    expect((await Pipeline.findById(created._id).lean())!.nodePositions).toEqual({ [A]: { x: 10, y: -4.5 }, [B]: { x: 0, y: 0 }, [C]: { x: 1, y: 2 } });
+    expect((await ws1().Pipeline.findById(created._id).lean())!.nodePositions).toEqual({ [A]: { x: 10, y: -4.5 }, [B]: { x: 0, y: 0 }, [C]: { x: 1, y: 2 } });
   });
 
   it('a node position needs finite x and y', async () => {
@@ -56,7 +57,7 @@ describe('Pipeline', () => {
       db.models.Pipeline.create({ workspaceId: 'ws_1', name: 'Bad layout', ...graph(), nodePositions: { [A]: { x: Infinity, y: 0 } } }),
       `nodePositions.${A}.x`,
     );
-    expect(await db.models.Pipeline.countDocuments({ name: 'Bad layout' })).toBe(0);
+    expect(await ws1().Pipeline.countDocuments({ name: 'Bad layout' })).toBe(0);
   });
 
   it('a second transform with the same targetStream is refused and nothing is written', async () => {
@@ -71,7 +72,7 @@ describe('Pipeline', () => {
       'transforms.1.targetStream',
     );
     expect(error.errors['transforms.1.targetStream']!.kind).toBe('duplicate-target');
-    expect(await db.models.Pipeline.countDocuments({ name: 'Twice' })).toBe(0);
+    expect(await ws1().Pipeline.countDocuments({ name: 'Twice' })).toBe(0);
   });
 
   it('stream type is one of source|sink|dlq|replay', async () => {
@@ -79,7 +80,7 @@ describe('Pipeline', () => {
       db.models.Pipeline.create({ workspaceId: 'ws_1', name: 'Bad type', streams: [{ topic: 't', type: 'queue' as 'source' }] }),
       'streams.0.type',
     );
-    expect(await db.models.Pipeline.countDocuments({ name: 'Bad type' })).toBe(0);
+    expect(await ws1().Pipeline.countDocuments({ name: 'Bad type' })).toBe(0);
   });
 
   it('workspaceId, name and every sub-document reference are required', async () => {
@@ -88,7 +89,7 @@ describe('Pipeline', () => {
     await expectInvalid(Pipeline.create({ workspaceId: 'ws_1', name: 'No client', sourceClients: [{ streamName: 'x' }] }), 'sourceClients.0.clientId');
     await expectInvalid(Pipeline.create({ workspaceId: 'ws_1', name: 'No conn', sinkConnections: [{ streamName: 'x' }] }), 'sinkConnections.0.connectionId');
     await expectInvalid(Pipeline.create({ workspaceId: 'ws_1', name: 'No target', transforms: [{ type: 'x', sourceStream: 'a' }] }), 'transforms.0.targetStream');
-    expect(await Pipeline.countDocuments({ name: /^No / })).toBe(0);
+    expect(await ws1().Pipeline.countDocuments({ name: /^No / })).toBe(0);
   });
 
   it('code is 4 lowercase letters, unique within a workspace, and the same code may live in another workspace', async () => {
@@ -98,7 +99,7 @@ describe('Pipeline', () => {
     await expectDuplicate(Pipeline.create({ workspaceId: 'ws_1', name: 'Billing again', code: 'bill' }), ['workspaceId', 'code']);
     const other = await Pipeline.create({ workspaceId: 'ws_2', name: 'Billing', code: 'bill' });
     expect(other.code).toBe('bill');
-    expect(await Pipeline.countDocuments({ name: /^Bad code|Billing again$/ })).toBe(0);
+    expect(await ws1().Pipeline.countDocuments({ name: /^Bad code|Billing again$/ })).toBe(0);
   });
 
   it('a pipeline without code gets one derived from its name, free within its workspace', async () => {
@@ -114,7 +115,7 @@ describe('Pipeline', () => {
     const { Pipeline, Workspace } = db.models;
     await Workspace.create({ _id: 'ws_pop', name: 'Populated', code: 'popu' });
     const p = await Pipeline.create({ workspaceId: 'ws_pop', name: 'Linked' });
-    const populated = await Pipeline.findById(p._id).populate<{ workspaceId: { name: string } }>('workspaceId');
+    const populated = await forWorkspace(db.models, 'ws_pop').Pipeline.findById(p._id).populate<{ workspaceId: { name: string } }>('workspaceId');
     expect(populated!.workspaceId.name).toBe('Populated');
     const keys = (await Pipeline.collection.indexes()).map((i) => i.key);
     expect(keys).toContainEqual({ workspaceId: 1 });

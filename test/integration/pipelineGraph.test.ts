@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { nodeId } from '../../src/index.js';
+import { forWorkspace, nodeId } from '../../src/index.js';
 import { useTestDatabase } from '../support/db.js';
 import { expectInvalid } from '../support/expectations.js';
 
 const db = useTestDatabase('pipelinegraph');
+const ws1 = () => forWorkspace(db.models, 'ws_1');
 
 const graph = () => ({
   streams: [
@@ -37,33 +38,33 @@ describe('Pipeline graph on the real server', () => {
     expect(error.errors['transforms.0.failureQueue']!.kind).toBe('failure-queue-not-dlq');
     expect(error.errors['transforms.0.sourceStream']!.kind).toBe('transform-reads-own-target');
     expect(error.errors['sourceClients.0.streamName']!.kind).toBe('unknown-stream');
-    expect(await db.models.Pipeline.countDocuments({ name: 'Broken' })).toBe(0);
+    expect(await ws1().Pipeline.countDocuments({ name: 'Broken' })).toBe(0);
   });
 
   it('a bad graph fails save() of an existing pipeline, and the stored one is unchanged', async () => {
     const p = await newPipeline('Save path');
     p.transforms[0]!.failureQueue = 'out';
     await expectInvalid(p.save(), 'transforms.0.failureQueue');
-    expect((await db.models.Pipeline.findById(p._id).lean())!.transforms[0]!.failureQueue).toBe('failed');
+    expect((await ws1().Pipeline.findById(p._id).lean())!.transforms[0]!.failureQueue).toBe('failed');
   });
 
   it('insertMany refuses a bad graph and writes nothing', async () => {
     const bad = { workspaceId: 'ws_1', name: 'Many bad', ...graph(), streams: graph().streams.slice(0, 2) };
     await expect(db.models.Pipeline.insertMany([bad])).rejects.toThrow(/failed/);
-    expect(await db.models.Pipeline.countDocuments({ name: 'Many bad' })).toBe(0);
+    expect(await ws1().Pipeline.countDocuments({ name: 'Many bad' })).toBe(0);
   });
 
   it('updateOne / findOneAndUpdate / updateMany with $set of whole graph fields are checked against the stored graph', async () => {
     const { Pipeline } = db.models;
     const p = await newPipeline('Update path');
     const badStreams = { $set: { streams: [{ topic: 'in', type: 'source' }, { topic: 'out', type: 'sink' }] } };
-    await expectInvalid(() => Pipeline.updateOne({ _id: p._id }, badStreams).exec(), 'transforms.0.failureQueue');
-    await expectInvalid(() => Pipeline.findOneAndUpdate({ _id: p._id }, badStreams).exec(), 'transforms.0.failureQueue');
-    await expectInvalid(() => Pipeline.updateMany({ name: 'Update path' }, badStreams).exec(), 'transforms.0.failureQueue');
-    expect((await Pipeline.findById(p._id).lean())!.streams).toHaveLength(3);
+    await expectInvalid(() => Pipeline.updateOne({ _id: p._id, workspaceId: 'ws_1' }, badStreams).exec(), 'transforms.0.failureQueue');
+    await expectInvalid(() => Pipeline.findOneAndUpdate({ _id: p._id, workspaceId: 'ws_1' }, badStreams).exec(), 'transforms.0.failureQueue');
+    await expectInvalid(() => Pipeline.updateMany({ workspaceId: 'ws_1', name: 'Update path' }, badStreams).exec(), 'transforms.0.failureQueue');
+    expect((await ws1().Pipeline.findById(p._id).lean())!.streams).toHaveLength(3);
 
     const goodStreams = [...graph().streams, { topic: 'extra', type: 'replay' as const }];
-    const updated = await Pipeline.findOneAndUpdate({ _id: p._id }, { $set: { streams: goodStreams } }, { returnDocument: 'after' }).lean();
+    const updated = await Pipeline.findOneAndUpdate({ _id: p._id, workspaceId: 'ws_1' }, { $set: { streams: goodStreams } }, { returnDocument: 'after' }).lean();
     expect(updated!.streams.map((s) => s.topic)).toEqual(['in', 'out', 'failed', 'extra']);
   });
 
@@ -71,40 +72,40 @@ describe('Pipeline graph on the real server', () => {
     const { Pipeline } = db.models;
     const p = await newPipeline('Layout path');
     const out = nodeId('stream', 'out');
-    await Pipeline.updateOne({ _id: p._id }, { $set: { [`nodePositions.${out}`]: { x: 5, y: 6 } } });
-    expect((await Pipeline.findById(p._id).lean())!.nodePositions[out]).toEqual({ x: 5, y: 6 });
+    await Pipeline.updateOne({ _id: p._id, workspaceId: 'ws_1' }, { $set: { [`nodePositions.${out}`]: { x: 5, y: 6 } } });
+    expect((await ws1().Pipeline.findById(p._id).lean())!.nodePositions[out]).toEqual({ x: 5, y: 6 });
     await expectInvalid(
-      () => Pipeline.updateOne({ _id: p._id }, { $set: { [`nodePositions.${nodeId('stream', 'ghost')}`]: { x: 1, y: 1 } } }).exec(),
+      () => Pipeline.updateOne({ _id: p._id, workspaceId: 'ws_1' }, { $set: { [`nodePositions.${nodeId('stream', 'ghost')}`]: { x: 1, y: 1 } } }).exec(),
       `nodePositions.${nodeId('stream', 'ghost')}`,
     );
-    await Pipeline.updateOne({ _id: p._id }, { $unset: { [`nodePositions.${out}`]: 1 } });
-    expect((await Pipeline.findById(p._id).lean())!.nodePositions).not.toHaveProperty(out);
+    await Pipeline.updateOne({ _id: p._id, workspaceId: 'ws_1' }, { $unset: { [`nodePositions.${out}`]: 1 } });
+    expect((await ws1().Pipeline.findById(p._id).lean())!.nodePositions).not.toHaveProperty(out);
   });
 
   it('replaceOne and findOneAndReplace are checked as given', async () => {
     const { Pipeline } = db.models;
     const p = await newPipeline('Replace path');
     const bad = { workspaceId: 'ws_1', name: 'Replace path', ...graph(), streams: [] };
-    await expectInvalid(() => Pipeline.replaceOne({ _id: p._id }, bad).exec(), 'transforms.0.sourceStream');
-    await expectInvalid(() => Pipeline.findOneAndReplace({ _id: p._id }, bad).exec(), 'transforms.0.sourceStream');
-    expect((await Pipeline.findById(p._id).lean())!.streams).toHaveLength(3);
+    await expectInvalid(() => Pipeline.replaceOne({ _id: p._id, workspaceId: 'ws_1' }, bad).exec(), 'transforms.0.sourceStream');
+    await expectInvalid(() => Pipeline.findOneAndReplace({ _id: p._id, workspaceId: 'ws_1' }, bad).exec(), 'transforms.0.sourceStream');
+    expect((await ws1().Pipeline.findById(p._id).lean())!.streams).toHaveLength(3);
   });
 
   it('array operators and positional paths on graph fields are refused with a clear error, bulkWrite updates too', async () => {
     const { Pipeline } = db.models;
     const p = await newPipeline('Operators');
-    await expectInvalid(() => Pipeline.updateOne({ _id: p._id }, { $push: { streams: { topic: 'x', type: 'sink' } } }).exec(), 'streams', /\$push/);
-    await expectInvalid(() => Pipeline.updateOne({ _id: p._id }, { $set: { 'transforms.0.targetStream': 'in' } }).exec(), 'transforms.0.targetStream', /save\(\)/);
-    await expectInvalid(() => Pipeline.updateOne({ _id: p._id }, { $unset: { streams: 1 } }).exec(), 'streams');
+    await expectInvalid(() => Pipeline.updateOne({ _id: p._id, workspaceId: 'ws_1' }, { $push: { streams: { topic: 'x', type: 'sink' } } }).exec(), 'streams', /\$push/);
+    await expectInvalid(() => Pipeline.updateOne({ _id: p._id, workspaceId: 'ws_1' }, { $set: { 'transforms.0.targetStream': 'in' } }).exec(), 'transforms.0.targetStream', /save\(\)/);
+    await expectInvalid(() => Pipeline.updateOne({ _id: p._id, workspaceId: 'ws_1' }, { $unset: { streams: 1 } }).exec(), 'streams');
     await expectInvalid(
-      () => Pipeline.bulkWrite([{ updateOne: { filter: { _id: p._id }, update: { $set: { streams: [] } } } }]),
+      () => Pipeline.bulkWrite([{ updateOne: { filter: { _id: p._id, workspaceId: 'ws_1' }, update: { $set: { streams: [] } } } }]),
       'streams',
       /bulkWrite/,
     );
-    expect((await Pipeline.findById(p._id).lean())!.streams).toHaveLength(3);
+    expect((await ws1().Pipeline.findById(p._id).lean())!.streams).toHaveLength(3);
     // Updates that leave the graph alone are untouched by the guard.
-    await Pipeline.updateOne({ _id: p._id }, { $set: { name: 'Operators renamed' } });
-    expect((await Pipeline.findById(p._id).lean())!.name).toBe('Operators renamed');
+    await Pipeline.updateOne({ _id: p._id, workspaceId: 'ws_1' }, { $set: { name: 'Operators renamed' } });
+    expect((await ws1().Pipeline.findById(p._id).lean())!.name).toBe('Operators renamed');
   });
 
   it('checkLinks reports missing and inactive clients and connections, and nothing for sound links', async () => {

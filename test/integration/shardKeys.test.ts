@@ -60,7 +60,7 @@ describe('shard keys (docs/SCALING.md)', () => {
   let models: Models;
   let sent: Sent[] = [];
   let label = '';
-  const fixtures = { workspaceId: '', clientId: '', connectionId: '', pipelineId: '', sessionId: '' };
+  const fixtures = { workspaceId: '', clientId: '', connectionId: '', pipelineId: '', sessionId: '', userId: '' };
 
   /** What `run` sends, each command labelled with the static that sent it. */
   async function record(name: string, run: () => Promise<unknown>): Promise<Sent[]> {
@@ -96,7 +96,7 @@ describe('shard keys (docs/SCALING.md)', () => {
     await user.setPassword('a long enough password');
     await user.save();
     const session = await models.Session.create({ workspaceId: workspace._id, principalId: user._id, principalType: 'user', expiresAt: new Date(Date.now() + 60_000) });
-    Object.assign(fixtures, { workspaceId: workspace._id, clientId: client._id, connectionId: connection._id, pipelineId: pipeline._id, sessionId: session._id });
+    Object.assign(fixtures, { workspaceId: workspace._id, clientId: client._id, connectionId: connection._id, pipelineId: pipeline._id, sessionId: session._id, userId: user._id });
   });
   afterAll(() => conn.close());
 
@@ -113,7 +113,8 @@ describe('shard keys (docs/SCALING.md)', () => {
       models.Session.create({ _id: fixtures.sessionId, workspaceId: fixtures.workspaceId, principalId: 'usr_x', principalType: 'user', expiresAt: new Date() }).catch((e: unknown) => e),
     'Client.authenticate': () => models.Client.authenticate(fixtures.clientId, 'a long enough secret'),
     'User.authenticate': () => models.User.authenticate('sharded', 'a long enough password'),
-    'Session.create': () => models.Session.create({ _id: randomUUID(), workspaceId: fixtures.workspaceId, principalId: 'usr_y', principalType: 'user', expiresAt: new Date() }),
+    // A user session's principal must be a user of its workspace (the check reads users by _id and workspaceId).
+    'Session.create': () => models.Session.create({ _id: randomUUID(), workspaceId: fixtures.workspaceId, principalId: fixtures.userId, principalType: 'user', expiresAt: new Date() }),
     'Session.findLive': () => models.Session.findLive(fixtures.sessionId),
     'Session.revokeAllFor': () => models.Session.revokeAllFor('user', 'usr_nobody'),
   };

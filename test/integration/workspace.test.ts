@@ -1,3 +1,4 @@
+import mongoose from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { needs, useTestDatabase } from '../support/db.js';
 import { expectDuplicate, expectInvalid } from '../support/expectations.js';
@@ -45,7 +46,7 @@ describe('Workspace', () => {
     await Workspace.create({ _id: 'ws_u1', name: 'Umbrella', code: 'umbr' });
     await expectDuplicate(Workspace.create({ _id: 'ws_u2', name: 'Umbrella 2', code: 'umbr' }), ['code']);
     await expectDuplicate(Workspace.insertMany([{ _id: 'ws_u3', name: 'Umbrella 3', code: 'umbr' }]), ['code']);
-    expect(await Workspace.exists({ _id: { $in: ['ws_u2', 'ws_u3'] } })).toBeNull();
+    expect(await Workspace.exists({ _id: mongoose.trusted({ $in: ['ws_u2', 'ws_u3'] }) })).toBeNull();
   });
 
   it('an update to a taken code is refused, and the error names the field', async (test) => {

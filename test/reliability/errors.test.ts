@@ -38,9 +38,9 @@ describe('Invalid input is one documented error', () => {
     const { Pipeline, Connection } = db.models;
     const errors = [
       await expectInvalid(() => Pipeline.create({ workspaceId: 'ws_1', name: 'P', streams: SECRET } as never), 'streams'),
-      await expectInvalid(() => Pipeline.updateOne({ _id: 'pl_x' }, { $set: { status: { secret: SECRET } } }).exec(), 'status'),
+      await expectInvalid(() => Pipeline.updateOne({ _id: 'pl_x', workspaceId: 'ws_x' }, { $set: { status: { secret: SECRET } } }).exec(), 'status'),
       await expectInvalid(() => Connection.updateOne({ _id: 'cn_x' }, { $set: { 'config.secretAccessKey': { secret: SECRET } } }).exec(), 'config.secretAccessKey'),
-      await expectInvalid(() => Pipeline.findOne({ createdAt: { secret: SECRET } } as never).exec(), 'createdAt'),
+      await expectInvalid(() => Pipeline.findOne({ workspaceId: 'ws_x', createdAt: { secret: SECRET } } as never).exec(), 'createdAt'),
     ];
     for (const error of errors) {
       expect(error.message).not.toContain(SECRET);

@@ -33,7 +33,9 @@ describe('Stale saves', () => {
     ];
     for (const doc of made) {
       const model = doc.constructor as mongoose.Model<{ name?: string; status: string }>;
-      const [first, second] = [await model.findById(doc._id), await model.findById(doc._id)];
+      // Its own filter: its id, and its workspace where it has one (the tenant guard).
+      const own = doc.get('workspaceId') ? { _id: doc._id, workspaceId: doc.get('workspaceId') } : { _id: doc._id };
+      const [first, second] = [await model.findOne(own), await model.findOne(own)];
       const status = first!.status === 'active' ? 'inactive' : 'active';
       first!.set('status', status);
       await first!.save();
@@ -53,7 +55,7 @@ describe('Stale saves', () => {
   it('16 concurrent stale saves of one pipeline give 1 success and 15 ConflictErrors, and the stored pipeline is the winner', async (ctx) => {
     needsAtomicUpdates(ctx);
     const p = await newPipeline('Sixteen saves');
-    const copies = await Promise.all(topics.map(() => db.models.Pipeline.findById(p._id).orFail()));
+    const copies = await Promise.all(topics.map(() => db.models.Pipeline.findOne({ _id: p._id, workspaceId: p.workspaceId }).orFail()));
     copies.forEach((copy, i) => (copy.name = `writer ${i}`));
     const settled = await Promise.all(copies.map((copy) => copy.save().then((saved) => ({ status: 'fulfilled' as const, value: saved.name }), (reason: unknown) => ({ status: 'rejected' as const, reason }))));
     const winners = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -68,7 +70,7 @@ describe('Layout drags', () => {
     needsAtomicUpdates(ctx);
     const p = await newPipeline('Sixteen drags');
     const settled = await Promise.allSettled(
-      topics.map((topic, i) => db.models.Pipeline.updateOne({ _id: p._id }, { $set: { [`nodePositions.${nodeId('stream', topic)}`]: { x: i, y: -i } } }).exec()),
+      topics.map((topic, i) => db.models.Pipeline.updateOne({ _id: p._id, workspaceId: p.workspaceId }, { $set: { [`nodePositions.${nodeId('stream', topic)}`]: { x: i, y: -i } } }).exec()),
     );
     const kept = Object.keys((await raw(p._id))!.nodePositions ?? {}).length;
     const row = table.count('16 drags of 16 nodes', settled, () => false, topics.length - kept);
@@ -78,8 +80,8 @@ describe('Layout drags', () => {
   it('drags of one node: the last write wins', async () => {
     const p = await newPipeline('One node');
     const key = `nodePositions.${nodeId('stream', 'in')}`;
-    await db.models.Pipeline.updateOne({ _id: p._id }, { $set: { [key]: { x: 1, y: 1 } } });
-    await db.models.Pipeline.updateOne({ _id: p._id }, { $set: { [key]: { x: 2, y: 3 } } });
+    await db.models.Pipeline.updateOne({ _id: p._id, workspaceId: p.workspaceId }, { $set: { [key]: { x: 1, y: 1 } } });
+    await db.models.Pipeline.updateOne({ _id: p._id, workspaceId: p.workspaceId }, { $set: { [key]: { x: 2, y: 3 } } });
     expect((await raw(p._id))!.nodePositions).toEqual({ [nodeId('stream', 'in')]: { x: 2, y: 3 } });
   });
 
@@ -89,7 +91,7 @@ describe('Layout drags', () => {
     const sent: Array<{ name: string; command: Record<string, unknown> }> = [];
     conn.getClient().on('commandStarted', (e) => e.commandName !== 'endSessions' && sent.push({ name: e.commandName, command: e.command }));
     try {
-      await makeModels(conn).Pipeline.updateOne({ _id: p._id }, { $set: { [`nodePositions.${nodeId('stream', 'x')}`]: { x: 4, y: 5 } } });
+      await makeModels(conn).Pipeline.updateOne({ _id: p._id, workspaceId: p.workspaceId }, { $set: { [`nodePositions.${nodeId('stream', 'x')}`]: { x: 4, y: 5 } } });
     } finally {
       await conn.close();
     }
@@ -100,8 +102,8 @@ describe('Layout drags', () => {
   it('a drag of a node the pipeline does not have is refused naming the path, and nothing is written', async () => {
     const p = await newPipeline('Ghost');
     const path = `nodePositions.${nodeId('stream', 'ghost')}`;
-    await expectInvalid(() => db.models.Pipeline.updateOne({ _id: p._id }, { $set: { [path]: { x: 1, y: 1 } } }).exec(), path, /not a node/);
-    await expectInvalid(() => db.models.Pipeline.findOneAndUpdate({ _id: p._id }, { $set: { [path]: { x: 1, y: 1 } } }).exec(), path, /not a node/);
+    await expectInvalid(() => db.models.Pipeline.updateOne({ _id: p._id, workspaceId: p.workspaceId }, { $set: { [path]: { x: 1, y: 1 } } }).exec(), path, /not a node/);
+    await expectInvalid(() => db.models.Pipeline.findOneAndUpdate({ _id: p._id, workspaceId: p.workspaceId }, { $set: { [path]: { x: 1, y: 1 } } }).exec(), path, /not a node/);
     expect((await raw(p._id))!.nodePositions).toEqual({});
   });
 
@@ -113,20 +115,20 @@ describe('Layout drags', () => {
       fc.asyncProperty(badKeys, async (key) => {
         const path = `nodePositions.${key}`;
         const update = { $set: { [path]: { x: 1, y: 1 } } };
-        await expectInvalid(() => Pipeline.updateOne({ _id: p._id }, update).exec(), path);
-        await expectInvalid(() => Pipeline.findOneAndUpdate({ _id: p._id }, update).exec(), path);
-        await expectInvalid(() => Pipeline.updateMany({ _id: p._id }, update).exec(), path);
+        await expectInvalid(() => Pipeline.updateOne({ _id: p._id, workspaceId: p.workspaceId }, update).exec(), path);
+        await expectInvalid(() => Pipeline.findOneAndUpdate({ _id: p._id, workspaceId: p.workspaceId }, update).exec(), path);
+        await expectInvalid(() => Pipeline.updateMany({ _id: p._id, workspaceId: p.workspaceId }, update).exec(), path);
         // A whole map from a request body: refused naming the key, or (`__proto__`, `prototype`) dropped by mongoose's
         // own copy of the update before any hook sees it; never stored.
         const whole = { $set: { nodePositions: JSON.parse(JSON.stringify({ [key]: { x: 1, y: 1 } })) } };
-        const error = await Pipeline.updateOne({ _id: p._id }, whole).exec().then(() => undefined, (e: unknown) => e);
+        const error = await Pipeline.updateOne({ _id: p._id, workspaceId: p.workspaceId }, whole).exec().then(() => undefined, (e: unknown) => e);
         if (error) await expectInvalid(Promise.reject(error), path);
         expect(Object.keys((await raw(p._id))!.nodePositions ?? {})).toEqual([]);
       }),
       { numRuns: 25 },
     );
     expect((await raw(p._id))!.nodePositions).toEqual({});
-    const again = await Pipeline.findById(p._id).orFail();
+    const again = await Pipeline.findOne({ _id: p._id, workspaceId: p.workspaceId }).orFail();
     again.name = 'Still saves';
     await again.save();
   });
@@ -141,8 +143,8 @@ describe('Graph updates through updateOne', () => {
     // a stream that no longer exists.
     const dropX = { $set: { streams: base.streams.filter((s) => s.topic !== 'x') } };
     const writeX = { $set: { transforms: [{ type: 'map', sourceStream: 'in', targetStream: 'x' }] } };
-    const settled = await Promise.allSettled(topics.map((_, i) => db.models.Pipeline.updateOne({ _id: p._id }, i % 2 ? dropX : writeX).exec()));
-    const stored = await db.models.Pipeline.findById(p._id).lean();
+    const settled = await Promise.allSettled(topics.map((_, i) => db.models.Pipeline.updateOne({ _id: p._id, workspaceId: p.workspaceId }, i % 2 ? dropX : writeX).exec()));
+    const stored = await db.models.Pipeline.findOne({ _id: p._id, workspaceId: p.workspaceId }).lean();
     const sound = validatePipelineGraph(stored!).length === 0;
     const isExpected = (e: unknown) => isConflict(e) || e instanceof mongoose.Error.ValidationError;
     const row = table.count('16 racing graph updates', settled, isExpected, sound ? 0 : 1);
@@ -158,7 +160,7 @@ describe('Graph updates through updateOne', () => {
     const reads = vi.spyOn(Pipeline, 'findOne').mockImplementation(((...args: Parameters<typeof findOne>) =>
       findOne(...args).transform((doc) => (doc ? { ...doc, __v: ((doc as { __v?: number }).__v ?? 0) - 1 } : doc))) as typeof findOne);
     try {
-      const error = await Pipeline.updateOne({ _id: p._id }, { $set: { streams: graph().streams.slice(0, 3) } }).exec().then(() => undefined, (e: unknown) => e);
+      const error = await Pipeline.updateOne({ _id: p._id, workspaceId: p.workspaceId }, { $set: { streams: graph().streams.slice(0, 3) } }).exec().then(() => undefined, (e: unknown) => e);
       expect(error).toBeInstanceOf(ConflictError);
       expect((error as ConflictError).message).toContain(p._id);
       expect(reads).toHaveBeenCalledTimes(GRAPH_UPDATE_ATTEMPTS);

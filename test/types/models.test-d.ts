@@ -1,6 +1,7 @@
 import type { Connection as MongooseConnection } from 'mongoose';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
+  forWorkspace,
   makeModels,
   type Client,
   type Contact,
@@ -78,5 +79,16 @@ describe('consumer-facing types', () => {
     await models.Pipeline.create({ workspaceId: 'ws_1', name: 'p', streams: [{ topic: 't', type: 'queue' }] });
     // @ts-expect-error bad principal type
     await models.Session.create({ workspaceId: 'ws_1', principalId: 'x', principalType: 'robot', expiresAt: new Date() });
+  });
+
+  it('forWorkspace gives the scoped models the same argument and return types as the models', () => {
+    const acme = forWorkspace(models, 'ws_1');
+    expectTypeOf<keyof typeof acme>().toEqualTypeOf<'Pipeline' | 'User' | 'Session' | 'Notification'>();
+    expectTypeOf(acme.Pipeline.findOne({ code: 'acme' }).lean()).toEqualTypeOf(models.Pipeline.findOne({ code: 'acme' }).lean());
+    expectTypeOf(acme.User.find({ status: 'active' })).toEqualTypeOf(models.User.find({ status: 'active' }));
+    expectTypeOf(acme.Session.countDocuments).toEqualTypeOf(models.Session.countDocuments);
+    expectTypeOf(acme.Notification.create).toEqualTypeOf(models.Notification.create);
+    // @ts-expect-error only the listed operations: no replaceOne, no bulkWrite
+    void acme.Pipeline.bulkWrite;
   });
 });

@@ -1,0 +1,233 @@
+// Tenant isolation: every bypass listed in issue 8, tried against the server, and the raw collections read back
+// through the driver.
+import mongoose from 'mongoose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { forWorkspace, TenantScopeError, UnsafeQueryError } from '../../src/index.js';
+import { useTestDatabase } from '../support/db.js';
+import { expectInvalid } from '../support/expectations.js';
+
+const db = useTestDatabase('tenancy');
+const inAnHour = () => new Date(Date.now() + 3_600_000);
+
+/** The stored documents of one collection, read through the driver. */
+const raw = (collection: string, filter: Record<string, unknown> = {}) => db.conn.db!.collection(collection).find(filter).toArray();
+
+async function newUser(_id: string, workspaceId: string, username: string, roles = ['viewer']) {
+  const user = new db.models.User({ _id, workspaceId, username, roles });
+  await user.setPassword('tenant-password');
+  return user.save();
+}
+
+beforeAll(async () => {
+  const { Pipeline } = db.models;
+  await Pipeline.create({ _id: 'pl_a1', workspaceId: 'ws_a', name: 'A one', code: 'aone' });
+  await Pipeline.create({ _id: 'pl_b1', workspaceId: 'ws_b', name: 'B one', code: 'bone' });
+  await newUser('usr_a', 'ws_a', 'alice', ['admin']);
+  await newUser('usr_b', 'ws_b', 'bob');
+  await db.models.Session.create({ workspaceId: 'ws_b', principalType: 'user', principalId: 'usr_b', expiresAt: inAnHour() });
+});
+
+/** The error a call fails with (it must fail). */
+async function failure(call: () => unknown): Promise<unknown> {
+  try {
+    await call();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function expectScopeError(call: () => unknown, model: string, operation: string) {
+  const error = await failure(call);
+  expect(error).toBeInstanceOf(TenantScopeError);
+  expect((error as TenantScopeError).message).toContain(`${model}.${operation}`);
+}
+
+describe('Tenant guard', () => {
+  it('find({}), findById and updateMany({}) fail with a TenantScopeError naming the model and operation, and change nothing', async () => {
+    const { Pipeline, User } = db.models;
+    await expectScopeError(() => Pipeline.find({}), 'Pipeline', 'find');
+    await expectScopeError(() => User.findById('usr_b'), 'User', 'findOne');
+    await expectScopeError(() => Pipeline.updateMany({}, { $set: { status: 'active' } }), 'Pipeline', 'updateMany');
+    expect((await raw('pipelines')).map((p) => p.status)).toEqual(['inactive', 'inactive']);
+  });
+
+  it('every read, count, distinct, update, replace, delete, findOneAnd*, bulkWrite and aggregate must pin one workspace', async () => {
+    for (const model of [db.models.Pipeline, db.models.User, db.models.Session] as unknown as mongoose.Model<unknown>[]) {
+      const name = model.modelName;
+      const calls: Array<[string, () => unknown]> = [
+        ['find', () => model.find({ _id: 'x' })],
+        ['find', () => model.find({}).cursor().next()],
+        ['aggregate', () => model.aggregate([{ $match: {} }]).cursor().next()],
+        ['findOne', () => model.findOne({ _id: 'x' })],
+        ['countDocuments', () => model.countDocuments({})],
+        ['estimatedDocumentCount', () => model.estimatedDocumentCount()],
+        ['distinct', () => model.distinct('_id')],
+        ['updateOne', () => model.updateOne({ _id: 'x' }, { $set: { status: 'inactive' } })],
+        ['replaceOne', () => model.replaceOne({ _id: 'x' }, {})],
+        ['deleteOne', () => model.deleteOne({ _id: 'x' })],
+        ['deleteMany', () => model.deleteMany({})],
+        ['findOneAndUpdate', () => model.findOneAndUpdate({ _id: 'x' }, { $set: { status: 'inactive' } })],
+        ['findOneAndDelete', () => model.findOneAndDelete({ _id: 'x' })],
+        ['findOneAndReplace', () => model.findOneAndReplace({ _id: 'x' }, {})],
+        ['bulkWrite deleteMany', () => model.bulkWrite([{ deleteMany: { filter: {} } }])],
+        ['aggregate', () => model.aggregate([{ $match: {} }])],
+        ['watch', () => model.watch()],
+      ];
+      for (const [operation, call] of calls) await expectScopeError(call, name, operation);
+    }
+    expect(await raw('pipelines')).toHaveLength(2);
+    expect(await raw('users')).toHaveLength(2);
+    expect(await raw('sessions')).toHaveLength(1);
+  });
+
+  it('an array or an operator given for workspaceId does not widen a query to other workspaces', async () => {
+    const { Pipeline } = db.models;
+    await expectScopeError(() => Pipeline.find({ workspaceId: ['ws_a', 'ws_b'] as unknown as string }), 'Pipeline', 'find');
+    await expectScopeError(() => Pipeline.find({ workspaceId: { $ne: 'ws_x' } as unknown as string }), 'Pipeline', 'find');
+    await expectScopeError(() => Pipeline.find({ workspaceId: mongoose.trusted({ $in: ['ws_a', 'ws_b'] }) }), 'Pipeline', 'find');
+    await expectScopeError(() => Pipeline.find({ $or: [{ workspaceId: 'ws_a' }, { workspaceId: 'ws_b' }] }), 'Pipeline', 'find');
+    expect(await Pipeline.find({ workspaceId: { $eq: 'ws_a' } }).lean()).toHaveLength(1);
+  });
+
+  it('allWorkspaces: true is the one explicit way out, in query, bulkWrite and aggregate options', async () => {
+    const { Pipeline } = db.models;
+    expect(await Pipeline.countDocuments({}).setOptions({ allWorkspaces: true })).toBe(2);
+    expect(await Pipeline.aggregate([{ $match: {} }, { $count: 'n' }], { allWorkspaces: true })).toEqual([{ n: 2 }]);
+    const result = await Pipeline.bulkWrite([{ updateMany: { filter: {}, update: { $set: { name: 'Renamed' } } } }], { allWorkspaces: true });
+    expect(result.modifiedCount).toBe(2);
+    await Pipeline.bulkWrite([{ updateOne: { filter: { _id: 'pl_a1' }, update: { $set: { name: 'A one' } } } }, { updateOne: { filter: { _id: 'pl_b1' }, update: { $set: { name: 'B one' } } } }], { allWorkspaces: true });
+    expect((await raw('pipelines')).map((p) => p.name)).toEqual(['A one', 'B one']);
+    // A checked graph update reads the pipelines it checks across workspaces too.
+    const graphs = await Pipeline.updateMany({}, { $set: { streams: [{ topic: 'events', type: 'source' }] } }).setOptions({ allWorkspaces: true });
+    expect(graphs.modifiedCount).toBe(2);
+    await Pipeline.updateMany({}, { $set: { streams: [] } }).setOptions({ allWorkspaces: true });
+  });
+
+  it('the middleware option cannot switch the rules off: queries, aggregate, bulkWrite and save refuse it', async () => {
+    const { Pipeline, Session } = db.models;
+    const skip = { middleware: false } as const;
+    await expect(Pipeline.find({}, null, skip)).rejects.toThrow(/middleware option is refused/);
+    await expect(Pipeline.find({}).setOptions({ middleware: { pre: false } })).rejects.toThrow(UnsafeQueryError);
+    await expect(Pipeline.updateMany({}, { $set: { workspaceId: 'ws_b' } }, skip)).rejects.toThrow(UnsafeQueryError);
+    await expect(Pipeline.aggregate([{ $group: { _id: '$workspaceId' } }], skip)).rejects.toThrow(UnsafeQueryError);
+    await expect(Pipeline.bulkWrite([{ deleteMany: { filter: {} } }], skip)).rejects.toThrow(UnsafeQueryError);
+    const foreign = new Session({ workspaceId: 'ws_a', principalType: 'user', principalId: 'usr_b', expiresAt: inAnHour() });
+    await expect(foreign.save(skip)).rejects.toThrow(/middleware option is refused|principalId must be a user/);
+    expect((await raw('pipelines')).map((p) => p.workspaceId)).toEqual(['ws_a', 'ws_b']);
+    expect(await raw('sessions', { workspaceId: 'ws_a', principalId: 'usr_b' })).toHaveLength(0);
+  });
+
+  it("the package's own global look-ups still work: a session by id, a user by username, revokeAllFor", async () => {
+    const { Session, User } = db.models;
+    const session = await Session.create({ workspaceId: 'ws_a', principalType: 'user', principalId: 'usr_a', expiresAt: inAnHour() });
+    expect((await Session.findLive(session._id))?.workspaceId).toBe('ws_a');
+    expect((await User.authenticate('alice', 'tenant-password'))?._id).toBe('usr_a');
+    expect((await Session.revokeAllFor('user', 'usr_a')).modifiedCount).toBe(1);
+  });
+});
+
+describe('workspaceId cannot change or vanish', () => {
+  const a1 = { _id: 'pl_a1', workspaceId: 'ws_a' };
+
+  async function expectStillInA() {
+    expect((await raw('pipelines', { _id: 'pl_a1' }))[0]).toMatchObject({ workspaceId: 'ws_a', name: 'A one' });
+  }
+
+  it('$set, $unset and $rename (either side, or with a $set) of workspaceId are refused', async () => {
+    const { Pipeline } = db.models;
+    await expectInvalid(() => Pipeline.updateOne(a1, { $set: { workspaceId: 'ws_b' } }).exec(), 'workspaceId', /immutable/);
+    await expectInvalid(() => Pipeline.updateOne(a1, { $unset: { workspaceId: 1 } }).exec(), 'workspaceId', /immutable/);
+    await expectInvalid(() => Pipeline.updateOne(a1, { $rename: { name: 'workspaceId' } }).exec(), 'workspaceId', /immutable/);
+    await expectInvalid(() => Pipeline.updateOne(a1, { $rename: { workspaceId: 'name' } }).exec(), 'workspaceId', /immutable/);
+    await expectInvalid(() => Pipeline.updateOne(a1, { $set: { name: 'ws_b' }, $rename: { name: 'workspaceId' } }).exec(), 'workspaceId', /immutable/);
+    await expectStillInA();
+  });
+
+  it('a pipeline-style update (an array) is refused outright with a clear error', async () => {
+    const { Pipeline } = db.models;
+    // mongoose refuses an array unless `updatePipeline` is set (a plain error); the package refuses it either way.
+    expect(await failure(() => Pipeline.updateOne(a1, [{ $set: { workspaceId: 'ws_b' } }]))).toBeInstanceOf(UnsafeQueryError);
+    const error = await failure(() => Pipeline.updateOne(a1, [{ $set: { workspaceId: 'ws_b' } }], { updatePipeline: true }));
+    expect(error).toBeInstanceOf(UnsafeQueryError);
+    expect((error as Error).message).toMatch(/update pipelines/);
+    await expect(Pipeline.bulkWrite([{ updateOne: { filter: a1, update: [{ $set: { workspaceId: 'ws_b' } }] } }])).rejects.toThrow(UnsafeQueryError);
+    await expectStillInA();
+  });
+
+  it('a replacement may not change or drop workspaceId, in replaceOne, findOneAndReplace and bulkWrite', async () => {
+    const { Pipeline, User } = db.models;
+    const stored = (await raw('pipelines', { _id: 'pl_a1' }))[0]!;
+    await expectInvalid(() => Pipeline.replaceOne(a1, { ...stored, workspaceId: 'ws_b' }).exec(), 'workspaceId', /immutable/);
+    await expectInvalid(() => Pipeline.findOneAndReplace(a1, { ...stored, workspaceId: 'ws_b' }).exec(), 'workspaceId', /immutable/);
+    await expectStillInA();
+    // The bypass that moved a User into another workspace as an admin (it then logged in there).
+    // The stored user, as a replacement document (what a caller that read it raw would send back).
+    const user = (await raw('users', { _id: 'usr_b' }))[0] as unknown as { username: string; passwordHash: string; passwordSalt: string; status: 'active'; createdAt: Date; updatedAt: Date };
+    await expectInvalid(
+      () => User.bulkWrite([{ replaceOne: { filter: { _id: 'usr_b', workspaceId: 'ws_b' }, replacement: { ...user, workspaceId: 'ws_a', roles: ['admin'] } } }]),
+      'workspaceId',
+      /immutable/,
+    );
+    await expectInvalid(() => User.bulkWrite([{ updateOne: { filter: { _id: 'usr_b', workspaceId: 'ws_b' }, update: { $set: { workspaceId: 'ws_a' } } } }]), 'workspaceId');
+    expect((await raw('users', { _id: 'usr_b' }))[0]).toMatchObject({ workspaceId: 'ws_b', roles: ['viewer'] });
+    expect((await User.authenticate('bob', 'tenant-password'))?.workspaceId).toBe('ws_b');
+  });
+
+  it('save() of a hydrated document, or of one whose workspaceId changed, cannot write to another workspace', async () => {
+    const { Pipeline } = db.models;
+    const forged = Pipeline.hydrate({ _id: 'pl_b1', workspaceId: 'ws_a', name: 'B one' });
+    forged.name = 'Stolen';
+    // Its write filter holds the workspace it claims: no document matches, and save() fails.
+    await expect(forged.save()).rejects.toThrow(/No document found|No matching document|changed by another writer/);
+    const moved = (await Pipeline.findOne(a1))!;
+    moved.workspaceId = 'ws_b';
+    await expectInvalid(moved.save(), 'workspaceId', /immutable/);
+    expect((await raw('pipelines', { _id: 'pl_b1' }))[0]).toMatchObject({ workspaceId: 'ws_b', name: 'B one' });
+    await expectStillInA();
+  });
+
+  it('an upsert takes workspaceId from the filter, and one that would insert an invalid document is refused', async () => {
+    const { Pipeline, User } = db.models;
+    await expectScopeError(() => Pipeline.updateOne({ name: 'Upserted' }, { $set: { status: 'inactive' } }, { upsert: true }), 'Pipeline', 'updateOne');
+    // Even a cross-workspace job cannot create a pipeline without its workspace.
+    await expectInvalid(() => Pipeline.updateOne({ name: 'Upserted' }, { $set: { status: 'inactive' } }, { upsert: true }).setOptions({ allWorkspaces: true }).exec(), 'workspaceId', /required/);
+    await expectInvalid(
+      () => Pipeline.updateOne({ workspaceId: 'ws_a', name: 'Upserted' }, { $setOnInsert: { workspaceId: 'ws_b' } }, { upsert: true }).exec(),
+      'workspaceId',
+    );
+    await expectInvalid(() => User.updateOne({ workspaceId: 'ws_a', username: 'nopass' }, { $set: { roles: ['admin'] } }, { upsert: true }).exec(), 'passwordHash');
+    expect(await raw('users', { username: 'nopass' })).toHaveLength(0);
+    await Pipeline.updateOne({ workspaceId: 'ws_a', name: 'Upserted' }, { $set: { status: 'inactive' } }, { upsert: true });
+    const [upserted] = await raw('pipelines', { name: 'Upserted' });
+    expect(upserted).toMatchObject({ workspaceId: 'ws_a', status: 'inactive' });
+    expect(upserted!._id).toMatch(/^pl_/);
+    expect(upserted!.code).toMatch(/^[a-z]{4}$/);
+    await Pipeline.deleteOne({ workspaceId: 'ws_a', name: 'Upserted' });
+  });
+});
+
+describe('Session principal', () => {
+  it("a user session's principal is a user of the session's workspace; a client's may be in any", async () => {
+    const { Session } = db.models;
+    await expectInvalid(Session.create({ workspaceId: 'ws_a', principalType: 'user', principalId: 'usr_b', expiresAt: inAnHour() }), 'principalId', /ws_a/);
+    await expectInvalid(Session.create({ workspaceId: 'ws_a', principalType: 'user', principalId: 'usr_none', expiresAt: inAnHour() }), 'principalId');
+    expect(await raw('sessions', { principalId: mongoose.trusted({ $in: ['usr_b', 'usr_none'] }), workspaceId: 'ws_a' })).toHaveLength(0);
+    await Session.create({ workspaceId: 'ws_a', principalType: 'client', principalId: 'cl_global', expiresAt: inAnHour() });
+    await Session.create({ workspaceId: 'ws_b', principalType: 'client', principalId: 'cl_global', expiresAt: inAnHour() });
+    expect(await raw('sessions', { principalId: 'cl_global' })).toHaveLength(2);
+  });
+});
+
+describe('Notification tenantId', () => {
+  it('is not guarded (the notifier drains queues across tenants), cannot change, and forWorkspace scopes by it', async () => {
+    const { Notification } = db.models;
+    const base = { channel: 'email' as const, type: 'alert', correlationId: 'c-1', target: { email: 'ops@example.com' }, payload: {} };
+    const a = await Notification.create({ ...base, tenantId: 'ws_a' });
+    await Notification.create({ ...base, tenantId: 'ws_b' });
+    expect(await Notification.countDocuments({ status: 'queued' })).toBe(2);
+    await expectInvalid(() => Notification.updateOne({ _id: a._id }, { $set: { tenantId: 'ws_b' } }).exec(), 'tenantId', /immutable/);
+    expect(await forWorkspace(db.models, 'ws_a').Notification.countDocuments({ status: 'queued' })).toBe(1);
+    expect((await raw('notifications', { _id: a._id })).map((n) => n.tenantId)).toEqual(['ws_a']);
+  });
+});
