@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { ConflictError, describeError, UnsafeQueryError } from '../../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { ConflictError, describeError, nodeId, UnsafeQueryError } from '../../src/index.js';
 import { useTestDatabase } from '../support/db.js';
 import { expectInvalid } from '../support/expectations.js';
 
@@ -128,6 +128,31 @@ describe('Pipeline upserts', () => {
     const others = [{ topic: 'c', type: 'source' as const }];
     for (const given of [streams, others]) await Pipeline.updateOne({ workspaceId: 'ws_1', name: 'Up ok' }, { $setOnInsert: { streams: given } }, { upsert: true });
     expect((await Pipeline.collection.findOne({ name: 'Up ok' }))!.streams.map((s: { topic: string }) => s.topic)).toEqual(['a', 'b']);
+  });
+});
+
+describe('Graph updateMany', () => {
+  it('is all or nothing: when a pipeline changed since the check can no longer take the update, the ones already written are put back', async () => {
+    const { Pipeline } = db.models;
+    const streams = [{ topic: 'a', type: 'source' as const }, { topic: 'b', type: 'sink' as const }];
+    const first = await Pipeline.create({ workspaceId: 'ws_half', name: 'Half 1', streams });
+    const second = await Pipeline.create({ workspaceId: 'ws_half', name: 'Half 2', streams, nodePositions: { [nodeId('stream', 'b')]: { x: 1, y: 1 } } });
+    const before = await Pipeline.collection.find({ workspaceId: 'ws_half' }).sort({ _id: 1 }).toArray();
+    // The check reads the second pipeline as it was before another writer laid out stream b (one version behind):
+    // removing b passes the check, the write finds a newer version, and the re-check refuses it.
+    const find = Pipeline.find.bind(Pipeline);
+    const reads = vi.spyOn(Pipeline, 'find').mockImplementation(((...args: Parameters<typeof find>) =>
+      find(...args).transform((docs) =>
+        (docs as Array<{ _id: string; __v?: number }>).map((doc) => (doc._id === second._id ? { ...doc, __v: (doc.__v ?? 0) - 1, nodePositions: {} } : doc)),
+      )) as typeof find);
+    try {
+      await expectInvalid(() => Pipeline.updateMany({ workspaceId: 'ws_half' }, { $set: { streams: streams.slice(0, 1) } }).exec(), `nodePositions.${nodeId('stream', 'b')}`);
+    } finally {
+      reads.mockRestore();
+    }
+    const after = await Pipeline.collection.find({ workspaceId: 'ws_half' }).sort({ _id: 1 }).toArray();
+    expect(after.map((p) => p.streams)).toEqual(before.map((p) => p.streams));
+    expect(after.find((p) => p._id === (first._id as never))!.streams).toHaveLength(2);
   });
 });
 
