@@ -27,8 +27,16 @@ function plainPath(definition: unknown): unknown {
   };
 }
 
-function plainSchema(schema: Schema): Schema {
-  const fields = plainPath(schema.obj) as SchemaDefinition;
+/**
+ * Where the package departs from how plain mongoose would write a seed field, the plain way: the package keeps
+ * layout positions as plain values checked with the graph rules, plain mongoose as a sub-document per position.
+ */
+const PLAIN_WAY: Partial<Record<ModelName, SchemaDefinition>> = {
+  Pipeline: { nodePositions: { type: Map, of: new mongoose.Schema({ x: Number, y: Number }, { _id: false }), default: () => new Map() } },
+};
+
+function plainSchema(schema: Schema, name?: ModelName): Schema {
+  const fields = { ...(plainPath(schema.obj) as SchemaDefinition), ...(name ? PLAIN_WAY[name] : {}) };
   const { _id, timestamps } = schema.options as { _id?: boolean; timestamps?: boolean };
   return new mongoose.Schema(fields, { _id: _id ?? true, timestamps: timestamps ?? false, suppressReservedKeysWarning: true });
 }
@@ -39,7 +47,7 @@ const cache = new Map<ModelName, Schema>();
 export function plainSchemaOf(name: ModelName): Schema {
   let schema = cache.get(name);
   if (!schema) {
-    schema = plainSchema(SCHEMAS[name]);
+    schema = plainSchema(SCHEMAS[name], name);
     cache.set(name, schema);
   }
   return schema;

@@ -33,7 +33,8 @@ const HELP = `npm run bench -- [options]
   --summarise <file>     print the self-time summary of any .cpuprofile (e.g. from node --cpu-prof) and exit
 
 Scenarios: ${SCENARIOS.map((s) => `${s.number} ${s.id}`).join(', ')}
-The server: MONGODB_URI when set, else what the tests use (mongod, else embedded FerretDB).`;
+The server: MONGODB_URI when set, else the first the tests use: mongod, else SecantusDB, else FerretDB
+(DATA_MODELS_SERVER=secantus|ferretdb|mongod picks one).`;
 
 const { values } = parseArgs({
   options: {
@@ -82,7 +83,8 @@ const machine = {
 };
 const server = await startMongoServer();
 const dbName = `bench_${Date.now()}`;
-console.log(`Server: ${server.description}; ${machine.cores} x ${machine.cpu}, Node ${machine.node}, load ${machine.loadAverageAtStart.toFixed(2)}`);
+const startedAt = new Date().toISOString();
+console.log(`${startedAt}: ${server.description}; ${machine.cores} x ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}, mongoose ${mongoose.version}, load ${machine.loadAverageAtStart.toFixed(2)}`);
 console.log(`${quick ? 'Quick smoke run (figures mean nothing); ' : ''}${rounds} rounds per case, contenders interleaved round by round.`);
 
 const conn = await mongoose.createConnection(server.uri, { dbName, autoIndex: false, autoCreate: false }).asPromise();
@@ -122,7 +124,9 @@ for (const r of results) console.log(`  ${r.number}. ${r.id.padEnd(16)} ${r.met 
 if (values.json) {
   const report = {
     version: 1,
-    date: new Date().toISOString(),
+    date: startedAt,
+    finishedAt: new Date().toISOString(),
+    mongoose: mongoose.version,
     quick,
     rounds,
     machine: { ...machine, loadAverageAtEnd: loadavg()[0]! },

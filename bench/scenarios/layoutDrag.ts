@@ -1,4 +1,5 @@
 // 4. One layout drag in the UI: `$set` of one node's position on the large pipeline, checked by the package.
+import { forWorkspace } from '../../src/index.js';
 import { newId } from '../../src/ids.js';
 import type { BenchContext, Case, Scenario } from '../harness.js';
 import { largePipeline, largePipelineNodes } from '../fixtures.js';
@@ -7,7 +8,7 @@ import { plainModel } from '../plain.js';
 export const layoutDrag: Scenario = {
   id: 'layout-drag',
   number: 4,
-  title: "Layout drag: $set of one nodePositions entry of the large pipeline, through Pipeline.updateOne (checked)",
+  title: "Layout drag: $set of one nodePositions entry of the large pipeline, through forWorkspace(ws).Pipeline.updateOne (checked)",
   target: "package ≤ 1.2x the driver's updateOne wall at p50",
   async setup(ctx: BenchContext): Promise<Case[]> {
     const { Pipeline } = ctx.models;
@@ -36,8 +37,8 @@ export const layoutDrag: Scenario = {
             op: (i) => pipelines.updateOne({ _id: driverId, workspaceId }, { $set: { ...move(i), updatedAt: new Date() } }),
           },
           { name: 'plain mongoose updateOne', role: 'plain', op: (i) => Plain.updateOne({ _id: plainId, workspaceId }, { $set: move(i) }) },
-          // PHASE2: the race-free checked drag keeps this call (one round trip); through forWorkspace(ctx.models, workspaceId).Pipeline once it exists.
-          { name: 'Pipeline.updateOne (checked)', role: 'package', op: (i) => Pipeline.updateOne({ _id: stored._id, workspaceId }, { $set: move(i) }) },
+          // The checked drag, one round trip, as a service sends it for the request's workspace.
+          { name: 'forWorkspace(ws).Pipeline.updateOne (checked)', role: 'package', op: (i) => forWorkspace(ctx.models, workspaceId).Pipeline.updateOne({ _id: stored._id }, { $set: move(i) }) },
         ],
         checks: [{ metric: 'p50', against: 'driver', max: 1.2 }],
       },

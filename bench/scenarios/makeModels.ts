@@ -1,5 +1,5 @@
 // 7. A service meets a new tenant: makeModels on a fresh `useDb` connection, then uses two of the eight models.
-import { makeModels } from '../../src/index.js';
+import { makeModels, releaseTenant } from '../../src/index.js';
 import type { BenchContext, Case, Scenario } from '../harness.js';
 import { MODEL_NAMES, plainSchemaOf } from '../plain.js';
 
@@ -18,9 +18,8 @@ export const makeModelsScenario: Scenario = {
       opened.push(name);
       return conn.useDb(name);
     };
-    // PHASE2: the documented way to release a tenant (issue 12), if it is not removeDb.
     const release = () => {
-      for (const name of opened.splice(0)) (conn as typeof conn & { removeDb(name: string): void }).removeDb(name);
+      for (const name of opened.splice(0)) releaseTenant(conn, name);
     };
     return [
       {
@@ -50,7 +49,6 @@ export const makeModelsScenario: Scenario = {
             name: 'makeModels(useDb) + Pipeline, Session',
             role: 'package',
             op: async (i) => {
-              // PHASE2: makeModels(conn.useDb(name, { useCache: true })) if the lazy-models helper asks for the cache.
               const models = makeModels(tenant('package', i));
               return [models.Pipeline, models.Session];
             },

@@ -163,9 +163,20 @@ export function validatePipelineGraph(graph: PipelineGraph): GraphProblem[] {
   const nodes = graphNodeIds(graph);
   for (const [key, position] of entries(graph.nodePositions)) {
     if (!nodes.has(key)) report(`nodePositions.${key}`, 'unknown-node', `"${key}" is not a node of this pipeline (nodes are ${NODE_KINDS.map((k) => `${k}:…`).join(', ')})`);
-    for (const axis of ['x', 'y'] as const) {
-      if (!Number.isFinite(position?.[axis])) report(`nodePositions.${key}.${axis}`, 'bad-position', `${axis} of "${key}" must be a finite number`);
-    }
+    problems.push(...positionProblems(key, position));
+  }
+  return problems;
+}
+
+/** What is wrong with one layout entry's value: it is `{ x, y }`, both finite numbers, and nothing else. */
+export function positionProblems(key: string, position: unknown): GraphProblem[] {
+  const problems: GraphProblem[] = [];
+  const fields = typeof position === 'object' && position !== null ? (position as Record<string, unknown>) : {};
+  for (const axis of ['x', 'y'] as const) {
+    if (!Number.isFinite(fields[axis])) problems.push({ path: `nodePositions.${key}.${axis}`, code: 'bad-position', message: `${axis} of "${key}" must be a finite number` });
+  }
+  for (const field of Object.keys(fields)) {
+    if (field !== 'x' && field !== 'y') problems.push({ path: `nodePositions.${key}.${field}`, code: 'bad-position', message: `nodePositions.${key}.${field} is not a field here (a position has x and y)` });
   }
   return problems;
 }

@@ -1,5 +1,5 @@
 import mongoose, { type Model, type Query, type Schema, type UpdateWriteOpResult } from 'mongoose';
-import { isLayoutKey, parseNodeId, validatePipelineGraph, type GraphProblem, type NodeKind, type PipelineGraph } from '../contracts/pipelineGraph.js';
+import { isLayoutKey, parseNodeId, positionProblems, validatePipelineGraph, type GraphProblem, type NodeKind, type PipelineGraph } from '../contracts/pipelineGraph.js';
 import { limitProblems } from '../contracts/limits.js';
 import { ConflictError, validationErrorOf as validationError } from '../errors.js';
 import { updatedPaths } from './updateGuards.js';
@@ -127,23 +127,25 @@ function isLayoutDrag(sets: Record<string, unknown>, unsets: string[]): boolean 
 
 /** One round trip: each dragged node must exist (a filter condition), and the version moves on. */
 function sendDrag(query: GraphQuery, sets: Record<string, unknown>): void {
-  const problems: GraphProblem[] = [];
-  for (const [path, position] of Object.entries(sets)) {
-    for (const axis of ['x', 'y'] as const) {
-      const value = (position as Record<string, unknown> | null)?.[axis];
-      if (!Number.isFinite(value)) problems.push({ path: `${path}.${axis}`, code: 'bad-position', message: `${axis} of "${path.slice(14)}" must be a finite number` });
-    }
-  }
-  refuseProblems(problems);
+  refuseProblems(Object.entries(sets).flatMap(([path, position]) => positionProblems(path.slice('nodePositions.'.length), position)));
   // A copy: and() below adds to the query's own filter.
   const filter = { ...query.getFilter() };
   if (Array.isArray(filter.$and)) filter.$and = [...filter.$and];
   drags.set(query, filter);
-  const exists = Object.keys(sets).map((path) => {
+  // A condition goes beside the caller's when its field is free there, else under an `$and`: with an `$and`,
+  // SecantusDB scans the collection instead of using the `_id` index (42 ms instead of 7 ms per drag beside
+  // 5,000 pipelines; bench scenario 4). `$all` over a list of sub-documents' field matches nothing on SecantusDB
+  // and FerretDB, so a second node of one kind goes under the `$and` too.
+  const beside: Record<string, string> = {};
+  const under: Array<Record<string, string>> = [];
+  for (const path of Object.keys(sets)) {
     const node = parseNodeId(path.slice('nodePositions.'.length))!;
-    return { [NODE_FIELD[node.kind]]: node.key };
-  });
-  if (exists.length > 0) query.and(exists);
+    const field = NODE_FIELD[node.kind];
+    if (field in filter || field in beside) under.push({ [field]: node.key });
+    else beside[field] = node.key;
+  }
+  query.merge(beside);
+  if (under.length > 0) query.and(under);
   bumpVersion(query);
 }
 

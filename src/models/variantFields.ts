@@ -24,12 +24,15 @@ type Problem = { path: string; message: string };
 
 const missing = (value: unknown) => value == null || value === '';
 
+/** The rules of a type, looked up by own key: a type such as "toString" is unknown, not Object.prototype's member. */
+const rulesOf = (rule: VariantRule, type: string) => (Object.hasOwn(rule.rules, type) ? rule.rules[type] : undefined);
+
 /**
  * Keeps a type-specific sub-document to its type's fields: each required field present, no field of another type.
  */
 function checkDocument(doc: Document<unknown>, rule: VariantRule): void {
   const type = doc.get(rule.discriminator) as unknown;
-  const rules = typeof type === 'string' ? rule.rules[type] : undefined;
+  const rules = typeof type === 'string' ? rulesOf(rule, type) : undefined;
   if (!rules || doc.get(rule.root) == null) return;
   const { root } = rule;
   for (const field of rules.required) {
@@ -50,7 +53,7 @@ function checkDocument(doc: Document<unknown>, rule: VariantRule): void {
  * not be empty; a required field may not be unset.
  */
 function updateProblems(rule: VariantRule, type: string, sets: PlainObject, unsets: readonly string[]): Problem[] {
-  const rules = rule.rules[type];
+  const rules = rulesOf(rule, type);
   if (!rules) return [];
   const { root } = rule;
   const label = rule.label(type);

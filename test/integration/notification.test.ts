@@ -37,6 +37,17 @@ describe('Notification', () => {
     expect(await Notification.countDocuments({ correlationId: 'bad-1' })).toBe(0);
   });
 
+  it('a channel named like a member of Object.prototype is an invalid channel, not a TypeError, on create and update', async () => {
+    const { Notification } = db.models;
+    const kept = await Notification.create({ channel: 'email', type: 't', correlationId: 'proto-1', target: { email: 'a@b.io' } });
+    for (const channel of ['toString', 'valueOf', 'constructor', '__proto__', 'hasOwnProperty']) {
+      await expectInvalid(Notification.create({ channel: channel as 'email', type: 't', correlationId: 'proto-bad', target: { email: 'a@b.io' } }), 'channel');
+      await expectInvalid(Notification.updateOne({ _id: kept._id }, { $set: { channel: channel as 'email', target: { email: 'a@b.io' } } }), 'channel');
+    }
+    expect(await Notification.countDocuments({ correlationId: 'proto-bad' })).toBe(0);
+    expect(await Notification.findById(kept._id).lean()).toMatchObject({ channel: 'email', target: { email: 'a@b.io' } });
+  });
+
   it('status is queued, sent or failed; failed needs an error snapshot; sent gets deliveredAt', async () => {
     const { Notification } = db.models;
     const base = { channel: 'email' as const, type: 't', target: { email: 'a@b.io' } };

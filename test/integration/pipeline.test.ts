@@ -60,6 +60,51 @@ describe('Pipeline', () => {
     expect(await ws1().Pipeline.countDocuments({ name: 'Bad layout' })).toBe(0);
   });
 
+  it('a node position has x and y only: another field is refused on its path, on create, save and a drag', async () => {
+    const { Pipeline } = db.models;
+    const layout = (position: object) => ({ workspaceId: 'ws_1', name: 'Odd layout', ...graph(), nodePositions: { [A]: position } });
+    await expectInvalid(Pipeline.create(layout({ x: 1, y: 2, z: 3 })), `nodePositions.${A}.z`, /not a field here/);
+    await expectInvalid(Pipeline.create(layout(JSON.parse('{ "x": 1, "y": 2, "__proto__": { "x": 1 } }') as object)), `nodePositions.${A}.__proto__`);
+    const stored = await Pipeline.create(layout({ x: 1, y: 2 }));
+    stored.set(`nodePositions.${B}`, { x: 1, y: 2, label: 'shop' });
+    await expectInvalid(stored.save(), `nodePositions.${B}.label`);
+    await expectInvalid(Pipeline.updateOne({ _id: stored._id, workspaceId: 'ws_1' }, { $set: { [`nodePositions.${A}`]: { x: 5, y: 6, z: 7 } } }).exec(), `nodePositions.${A}.z`);
+    const raw = await Pipeline.collection.find({ name: 'Odd layout' }).toArray();
+    expect(raw.map((p) => p.nodePositions)).toEqual([{ [A]: { x: 1, y: 2 } }]);
+  });
+
+  it("a node position's coordinates are cast like numbers, and the caller's object is copied, not kept", async () => {
+    const { Pipeline } = db.models;
+    const position = { x: '12', y: 3.5 };
+    // As an untyped request body gives it.
+    const created = await Pipeline.create({ workspaceId: 'ws_1', name: 'Cast layout', ...graph(), nodePositions: { [A]: position } as never });
+    position.y = 99;
+    expect(created.nodePositions.get(A)).toEqual({ x: 12, y: 3.5 });
+    expect((await Pipeline.collection.findOne({ name: 'Cast layout' }))!.nodePositions).toEqual({ [A]: { x: 12, y: 3.5 } });
+    await expectInvalid(Pipeline.create({ workspaceId: 'ws_1', name: 'Cast layout', ...graph(), nodePositions: { [A]: { x: 'left', y: 0 } } as never }), `nodePositions.${A}.x`);
+    expect(await Pipeline.countDocuments({ workspaceId: 'ws_1', name: 'Cast layout' })).toBe(1);
+  });
+
+  it("a sub-document's field rules give mongoose's own path, message and kind, each once, beside the graph's problems", async () => {
+    const { Pipeline } = db.models;
+    const error = await expectInvalid(
+      Pipeline.create({ workspaceId: 'ws_1', name: 'Rules', ...graph(), streams: [{ type: 'source' }, { topic: 'a b', type: 'queue' }] } as never),
+      'streams.0.topic',
+    );
+    const entries = Object.entries(error.errors).map(([path, e]) => [path, e.message, e.kind]);
+    expect(entries).toEqual(
+      expect.arrayContaining([
+        ['streams.0.topic', 'Path `topic` is required.', 'required'],
+        // The message names the path, not the value (issue 10, M5).
+        ['streams.1.topic', 'topic is not a stream topic (1-249 of A-Z a-z 0-9 . _ -)', 'user defined'],
+        ['streams.1.type', '`queue` is not a valid enum value for path `type`.', 'enum'],
+        ['transforms.0.sourceStream', '"orders.in" is not a stream of this pipeline', 'unknown-stream'],
+      ]),
+    );
+    expect(error.message.split('Path `topic` is required.')).toHaveLength(2);
+    expect(await Pipeline.countDocuments({ workspaceId: 'ws_1', name: 'Rules' })).toBe(0);
+  });
+
   it('a second transform with the same targetStream is refused and nothing is written', async () => {
     const g = graph();
     const error = await expectInvalid(

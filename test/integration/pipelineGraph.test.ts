@@ -82,6 +82,23 @@ describe('Pipeline graph on the real server', () => {
     expect((await ws1().Pipeline.findById(p._id).lean())!.nodePositions).not.toHaveProperty(out);
   });
 
+  it('a drag of several nodes, two of one kind, writes all of them only when every node exists, also beside a caller condition on the same field', async () => {
+    const { Pipeline } = db.models;
+    const p = await newPipeline('Layout many');
+    const [input, out, ghost] = [nodeId('stream', 'in'), nodeId('stream', 'out'), nodeId('stream', 'ghost')];
+    const client = nodeId('client', 'cl_a');
+    await Pipeline.updateOne({ _id: p._id, workspaceId: 'ws_1' }, { $set: { [`nodePositions.${input}`]: { x: 1, y: 1 }, [`nodePositions.${out}`]: { x: 2, y: 2 }, [`nodePositions.${client}`]: { x: 3, y: 3 } } });
+    await expectInvalid(
+      () => Pipeline.updateOne({ _id: p._id, workspaceId: 'ws_1' }, { $set: { [`nodePositions.${out}`]: { x: 9, y: 9 }, [`nodePositions.${ghost}`]: { x: 9, y: 9 } } }).exec(),
+      `nodePositions.${ghost}`,
+    );
+    await Pipeline.updateOne({ _id: p._id, workspaceId: 'ws_1', 'streams.topic': 'in' }, { $set: { [`nodePositions.${out}`]: { x: 4, y: 4 } } });
+    const missed = await Pipeline.updateOne({ _id: p._id, workspaceId: 'ws_1', 'streams.topic': 'nowhere' }, { $set: { [`nodePositions.${out}`]: { x: 5, y: 5 } } });
+    expect(missed.matchedCount).toBe(0);
+    const raw = await Pipeline.collection.findOne({ name: 'Layout many' });
+    expect(raw!.nodePositions).toEqual({ [input]: { x: 1, y: 1 }, [out]: { x: 4, y: 4 }, [client]: { x: 3, y: 3 } });
+  });
+
   it('replaceOne and findOneAndReplace are checked as given', async () => {
     const { Pipeline } = db.models;
     const p = await newPipeline('Replace path');

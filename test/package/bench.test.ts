@@ -25,8 +25,10 @@ function bench(...args: string[]) {
 interface Report {
   version: number;
   quick: boolean;
-  machine: { cores: number; node: string };
-  server: { description: string };
+  date: string;
+  mongoose: string;
+  machine: { cpu: string; cores: number; memoryGiB: number; node: string; platform: string };
+  server: { description: string; kind: string };
   scenarios: ScenarioResult[];
 }
 
@@ -47,6 +49,11 @@ describe('npm run bench', () => {
     const report = JSON.parse(readFileSync(file, 'utf8')) as Report;
     expect(report).toMatchObject({ version: 1, quick: true, server: { description: expect.stringContaining('MONGODB_URI') } });
     expect(report.scenarios.map((s) => s.number)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    // What README's table names: the machine, the server and the date (also the first line printed).
+    expect(report.machine).toMatchObject({ cpu: expect.any(String), cores: expect.any(Number), memoryGiB: expect.any(Number), node: process.version });
+    expect(new Date(report.date).toISOString()).toBe(report.date);
+    expect(stdout.split('\n')[0]).toContain(report.date);
+    expect(report.mongoose).toMatch(/^\d+\.\d+\.\d+/);
     for (const scenario of report.scenarios) {
       expect(scenario.target).not.toBe('');
       expect(scenario.cases.length).toBeGreaterThan(0);
