@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { SECRET_LIMIT } from './contracts/limits.js';
 
 // scrypt, N=2^15, r=8, p=1: 32 MiB of memory per guess for an attacker; one hash took 134 ms on the project's
 // 2-core machine (OWASP's N=2^17 would take four times that on every login and session check).
@@ -14,8 +15,8 @@ function derive(secret: string, salt: Buffer): Promise<Buffer> {
 
 /** Hashes a client secret or a user password; both parts are stored base64url-encoded. */
 export async function hashSecret(secret: string): Promise<{ hash: string; salt: string }> {
-  if (typeof secret !== 'string' || secret.length < 8) {
-    throw new TypeError('a secret must be a string of at least 8 characters');
+  if (typeof secret !== 'string' || secret.length < 8 || secret.length > SECRET_LIMIT.chars) {
+    throw new TypeError(`a secret must be a string of at least 8 and at most ${SECRET_LIMIT.chars} characters`);
   }
   const salt = randomBytes(SALT_BYTES);
   const key = await derive(secret, salt);
@@ -29,8 +30,10 @@ const NO_SALT = Buffer.alloc(SALT_BYTES);
  * as long as a wrong secret and timing does not tell which ids exist. Never throws for a wrong secret.
  */
 export async function verifySecret(secret: unknown, hash: string | null | undefined, salt: string | null | undefined): Promise<boolean> {
-  const actual = await derive(typeof secret === 'string' ? secret : '', salt ? Buffer.from(salt, 'base64url') : NO_SALT);
-  if (typeof secret !== 'string' || !hash) return false;
+  // A secret longer than any that can be set is wrong: it costs one short derivation, never its own length's.
+  const usable = typeof secret === 'string' && secret.length <= SECRET_LIMIT.chars;
+  const actual = await derive(usable ? secret : '', salt ? Buffer.from(salt, 'base64url') : NO_SALT);
+  if (!usable || !hash) return false;
   const expected = Buffer.from(hash, 'base64url');
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }

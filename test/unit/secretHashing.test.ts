@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SECRET_LIMIT } from '../../src/contracts/limits.js';
 import { hashSecret, verifySecret } from '../../src/secretHashing.js';
 
 describe('secret hashing', () => {
@@ -20,5 +21,13 @@ describe('secret hashing', () => {
 
   it('a secret shorter than 8 characters is refused', async () => {
     await expect(hashSecret('short')).rejects.toThrow(/at least 8/);
+  });
+
+  it('a secret longer than the limit is refused before hashing, and verifies as false (one short derivation, whatever its size)', async () => {
+    const long = 'a'.repeat(SECRET_LIMIT.chars + 1);
+    await expect(hashSecret(long)).rejects.toThrow(`at most ${SECRET_LIMIT.chars} characters`);
+    await expect(hashSecret('a'.repeat(SECRET_LIMIT.chars))).resolves.toHaveProperty('hash');
+    const a = await hashSecret('correct horse');
+    expect(await verifySecret('x'.repeat(64 * 1024 * 1024), a.hash, a.salt)).toBe(false);
   });
 });
