@@ -26,7 +26,7 @@ export class DuplicateKeyError extends Error {
     options: { cause: unknown },
   ) {
     const names = Object.keys(fields);
-    const described = names.map((f) => (fields[f] === undefined ? f : `${f} ${JSON.stringify(fields[f])}`));
+    const described = names.map((f) => (fields[f] === undefined ? f : `${f} ${shortened(JSON.stringify(fields[f]))}`));
     super(`${modelName}: ${described.join(', ') || 'a unique value'} already exists`, options);
   }
 }
@@ -96,10 +96,15 @@ export class SecretDecryptionError extends Error {
 }
 brand(SecretDecryptionError, 'SecretDecryptionError');
 
+/** A value as an error message may show it: its first few characters only, whatever its size. */
+function shortened(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 32)}…` : text;
+}
+
 interface ServerDuplicateError {
   code: 11000;
   keyValue?: Record<string, unknown>;
-  writeErrors?: Array<{ err?: { op?: Record<string, unknown> } }>;
+  writeErrors?: Array<{ op?: Record<string, unknown>; err?: { op?: Record<string, unknown> } }>;
 }
 
 function isDuplicateKeyError(error: unknown): error is ServerDuplicateError {
@@ -156,6 +161,12 @@ export function duplicateKeyErrors(schema: Schema): void {
     if (!isDuplicateKeyError(error)) throw error;
     throw new DuplicateKeyError(this.model.modelName, await describe(this.model, error, undefined), { cause: error });
   });
+  // bulkWrite's MongoBulkWriteError carries the first failed operation's document (an insertOne's).
+  schema.post('bulkWrite', { errorHandler: true }, async function (this: Model<unknown>, error: unknown) {
+    if (!isDuplicateKeyError(error)) throw error;
+    const first = error.writeErrors?.[0];
+    throw new DuplicateKeyError(this.modelName, await describe(this, error, first?.err?.op ?? first?.op), { cause: error });
+  });
 }
 
 /**
@@ -177,11 +188,14 @@ type Problem = { path: string; message: string; code?: string };
 
 /** One entry of a ValidationError, as a service should read it: the path and a message without the value. */
 function problemOf(path: string, error: unknown): Problem {
-  if (error instanceof ValidatorError) return { path, message: error.message, code: error.kind };
+  if (error instanceof ValidatorError) return { path, message: withoutValue(error), code: error.kind };
   if (error instanceof StrictModeError) {
+    // bulkWrite's cast gives no path for an immutable field, only "Field <path> is immutable" in its message.
+    const named = (error.path as string | null) ?? /^Field (\S+) is immutable/.exec(error.message)?.[1] ?? '';
+    const immutable = error.isImmutableError || /^Field \S+ is immutable/.test(error.message);
     // An unknown field: mongoose names it relative to where it was found (`config` for "Cast to Embedded").
-    const field = path.endsWith(error.path) ? path : path ? `${path}.${error.path}` : error.path;
-    return error.isImmutableError
+    const field = path.endsWith(named) ? path || named : path ? `${path}.${named}` : named;
+    return immutable
       ? { path: field, message: `${field} is immutable: it cannot be changed once the document exists`, code: 'immutable' }
       : { path: field, message: `${field} is not a field here`, code: 'unknown-field' };
   }
@@ -192,6 +206,23 @@ function problemOf(path: string, error: unknown): Problem {
     return { path, message: `${path} must be ${article(error.kind)}`, code: 'cast' };
   }
   return { path, message: `${path} is not valid`, code: 'invalid' };
+}
+
+/**
+ * A validator's message with the value it was given cut to its first characters: mongoose's default messages (enum,
+ * maxlength, match) repeat the value, which may be megabytes or a secret.
+ */
+function withoutValue(error: InstanceType<typeof ValidatorError>): string {
+  const { value, enumValues, path } = error.properties as unknown as { value?: unknown; enumValues?: unknown; path?: unknown };
+  if (typeof value !== 'string' || value.length <= 8) return error.message;
+  if (error.message.includes(value)) return error.message.split(value).join(`${value.slice(0, 8)}…`);
+  // mongoose formats with String.replace, so a value holding "$`" is printed mangled: still the caller's text.
+  if (!error.message.includes(value.slice(0, 9))) return error.message;
+  return error.kind === 'enum' && Array.isArray(enumValues) ? `${String(path)} must be one of ${enumValues.join(', ')}` : `${String(path)} is not valid`;
+}
+
+function echoesValue(error: unknown): boolean {
+  return error instanceof ValidatorError && withoutValue(error) !== error.message;
 }
 
 function article(kind: string): string {
@@ -218,7 +249,7 @@ export function validationErrorOf(problems: readonly Problem[]): ValidationError
 export function toValidationError(error: unknown): ValidationErrorType | undefined {
   if (error instanceof ValidationError) {
     const entries = Object.entries(error.errors);
-    if (entries.every(([, e]) => e instanceof ValidatorError)) return error;
+    if (entries.every(([, e]) => e instanceof ValidatorError && !echoesValue(e))) return error;
     return validationErrorOf(entries.map(([path, e]) => problemOf(path, e)));
   }
   if (error instanceof CastError || error instanceof StrictModeError) {
@@ -280,6 +311,8 @@ export function describeError(error: unknown): DescribedError {
     const fields = Object.fromEntries(Object.keys(error.fields).map((f) => [f, `${f} is already taken`]));
     return { status: 409, code: 'duplicate', message: error.message, fields };
   }
+  // A duplicate the package did not convert (e.g. a bulkWrite of another model's connection): still a 409.
+  if (isDuplicateKeyError(error)) return { status: 409, code: 'duplicate', message: 'A unique value is already taken', fields: {} };
   if (error instanceof ConflictError || error instanceof mongoose.Error.VersionError) {
     return { status: 409, code: 'conflict', message: 'The document was changed by another writer: load it again and retry', fields: {} };
   }

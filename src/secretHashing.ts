@@ -3,6 +3,7 @@
 // whose parameters are stored with it and can be raised later.
 import { createHash, createHmac, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import { SECRET_LIMIT } from './contracts/limits.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Tokens: `<prefix>_<43 base62 chars: 256 random bits><6 base62 chars: CRC32 of everything before>`, the format of
@@ -84,7 +85,7 @@ const KEY_LENGTH = 32;
 const HEADER = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9_-]+)$/;
 
 /** The password rules: long enough to resist guessing, short enough that hashing it costs nothing extra. */
-export const PASSWORD_LENGTH = { min: 8, max: 1024 } as const;
+export const PASSWORD_LENGTH = { min: 8, max: SECRET_LIMIT.chars } as const;
 
 // scrypt needs 128 * N * r bytes; a stored header asking for more than this is refused, not attempted.
 const MAX_SCRYPT_MEMORY = 256 * 2 ** 20;
@@ -120,10 +121,12 @@ const NO_SALT = Buffer.alloc(SALT_BYTES);
  * current parameters, so a miss takes as long as a wrong password and timing does not tell which usernames exist.
  * `outdated`: the password matched a hash made with older parameters, so the caller should store a new one.
  */
-export async function checkPassword(password: string, hash: unknown, salt: unknown): Promise<{ ok: boolean; outdated: boolean }> {
+export async function checkPassword(password: unknown, hash: unknown, salt: unknown): Promise<{ ok: boolean; outdated: boolean }> {
+  // A password longer than any that can be set is wrong: it costs one short derivation, never its own length's.
+  const usable = typeof password === 'string' && password.length <= PASSWORD_LENGTH.max;
   const stored = typeof hash === 'string' && typeof salt === 'string' ? parse(hash) : undefined;
-  const actual = await derive(password, stored ? Buffer.from(salt as string, 'base64url') : NO_SALT, stored ?? CURRENT);
-  if (!stored) return { ok: false, outdated: false };
+  const actual = await derive(usable ? password : '', stored ? Buffer.from(salt as string, 'base64url') : NO_SALT, stored ?? CURRENT);
+  if (!stored || !usable) return { ok: false, outdated: false };
   const expected = Buffer.from(stored.hash, 'base64url');
   const ok = expected.length === actual.length && timingSafeEqual(expected, actual);
   return { ok, outdated: ok && (stored.ln < CURRENT.ln || stored.r < CURRENT.r || stored.p < CURRENT.p) };

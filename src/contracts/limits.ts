@@ -6,27 +6,89 @@
 export type Limit = { readonly items: number } | { readonly keys: number } | { readonly chars: number } | { readonly bytes: number };
 
 const NAME = { chars: 200 } as const;
+// Ids, codes, topics and other short strings: far above any valid value, so the rules that check them (patterns,
+// enums) refuse a wrong one with their own message, and none of them ever reads a megabyte.
+const ID = { chars: 128 } as const;
+const SHORT = { chars: 100 } as const;
+const TOPIC = { chars: 256 } as const;
+const DESCRIPTION = { chars: 2000 } as const;
+const EMAIL = { chars: 254 } as const;
+const HASH = { chars: 256 } as const;
 
-/** Per model, per path (`a.b` for a field of a sub-document, also of each element of a list). */
+/**
+ * Per model, per path (`a.b` for a field of a sub-document, also of each element of a list; `a.$*` for each value
+ * of a map). Every free-form string of every model is here (a test walks the schemas), so a new field cannot be
+ * left unbounded.
+ */
 export const INPUT_LIMITS = {
-  Workspace: { name: NAME, allowedOrigins: { items: 100 } },
+  Workspace: { _id: ID, name: NAME, code: SHORT, allowedOrigins: { items: 100 } },
   Pipeline: {
+    _id: ID,
+    workspaceId: ID,
     name: NAME,
+    code: SHORT,
     streams: { items: 200 },
     sourceClients: { items: 200 },
     sinkConnections: { items: 200 },
     transforms: { items: 200 },
     // One position per node at most: streams + clients + connections + transforms.
     nodePositions: { keys: 800 },
+    'streams.topic': TOPIC,
+    'streams.description': DESCRIPTION,
+    'sourceClients.clientId': ID,
+    'sourceClients.role': SHORT,
+    'sourceClients.connectorType': SHORT,
+    'sourceClients.streamName': TOPIC,
+    'sourceClients.description': DESCRIPTION,
+    'sinkConnections.connectionId': ID,
+    'sinkConnections.connectorType': SHORT,
+    'sinkConnections.streamName': TOPIC,
+    'sinkConnections.description': DESCRIPTION,
+    'transforms.type': SHORT,
+    'transforms.sourceStream': TOPIC,
+    'transforms.targetStream': TOPIC,
+    'transforms.failureQueue': TOPIC,
     'transforms.expression': { chars: 20_000 },
+    'transforms.description': DESCRIPTION,
   },
-  Client: { name: NAME, allowedScopes: { items: 200 }, allowedTopics: { items: 1000 } },
-  Connection: { name: NAME, 'config.headers': { keys: 50 } },
-  User: { username: { chars: 254 }, roles: { items: 50 } },
-  Session: { scopes: { items: 200 }, topics: { items: 1000 }, context: { bytes: 16 * 1024 } },
-  Notification: { payload: { bytes: 256 * 1024 } },
-  Contact: { tags: { items: 100 }, attributes: { bytes: 16 * 1024 } },
+  Client: { _id: ID, name: NAME, secretHash: HASH, secretSalt: HASH, previousSecretHash: HASH, previousSecretSalt: HASH, allowedScopes: { items: 200 }, allowedTopics: { items: 1000 } },
+  Connection: {
+    _id: ID,
+    name: NAME,
+    'config.url': { chars: 2048 },
+    'config.headers': { keys: 50 },
+    // An HTTP header value: servers refuse requests whose headers pass 8 KiB.
+    'config.headers.$*': { chars: 8192 },
+    'config.bucket': SHORT,
+    'config.region': SHORT,
+    'config.accessKeyId': ID,
+    'config.secretAccessKey': { chars: 1024 },
+  },
+  User: { _id: ID, workspaceId: ID, username: EMAIL, passwordHash: HASH, passwordSalt: HASH, roles: { items: 50 } },
+  Session: { _id: ID, workspaceId: ID, principalId: ID, scopes: { items: 200 }, topics: { items: 1000 }, context: { bytes: 16 * 1024 } },
+  Notification: {
+    _id: ID,
+    type: SHORT,
+    correlationId: { chars: 256 },
+    tenantId: ID,
+    contactId: ID,
+    'target.email': EMAIL,
+    'target.slackChannel': SHORT,
+    payload: { bytes: 256 * 1024 },
+    'error.message': { chars: 4000 },
+    'error.code': SHORT,
+  },
+  Contact: { _id: ID, email: EMAIL, phone: { chars: 64 }, source: NAME, tags: { items: 100 }, attributes: { bytes: 16 * 1024 } },
 } as const satisfies Record<string, Record<string, Limit>>;
+
+/** A password or client secret, bounded before it is hashed: a megabyte secret would cost seconds of scrypt. */
+export const SECRET_LIMIT = { chars: 1024 } as const satisfies Limit;
+
+/** How deep an input document, update or filter may nest, checked before mongoose copies it (a copy recurses). */
+export const DEPTH_LIMIT = 32;
+
+/** The most values an `$in`/`$nin`/`$all` list of a filter may hold. */
+export const FILTER_LIST_LIMIT = 10_000;
 
 export type LimitedModel = keyof typeof INPUT_LIMITS;
 
@@ -54,8 +116,8 @@ export function limitProblem(path: string, limit: Limit, value: unknown): LimitP
     over = typeof value === 'string' && value.length > limit.chars;
     bound = `at most ${limit.chars} characters`;
   } else {
-    over = jsonBytes(value, limit.bytes) > limit.bytes;
-    bound = `at most ${limit.bytes} bytes as JSON`;
+    over = jsonBytes(value, limit.bytes) > limit.bytes || tooDeep(value, DEPTH_LIMIT);
+    bound = `at most ${limit.bytes} bytes as JSON, ${DEPTH_LIMIT} levels deep`;
   }
   return over ? { path, limit: bound, message: `${path} is too large: ${bound}` } : undefined;
 }
@@ -77,6 +139,10 @@ export function limitProblems(model: LimitedModel, input: unknown): LimitProblem
 /** The values at `keys` under `value`, through lists (each element, its index in the path). */
 function valuesAt(value: unknown, keys: string[], prefix: string): Array<[string, unknown]> {
   if (keys.length === 0) return [[prefix, value]];
+  if (keys[0] === '$*') {
+    const entries = value instanceof Map ? [...value] : isObject(value) && !Array.isArray(value) ? Object.entries(value) : [];
+    return entries.flatMap(([k, v]) => valuesAt(v, keys.slice(1), `${prefix}.${String(k)}`));
+  }
   // An update may name a nested path whole: `{ 'config.headers': {...} }`.
   const joined = keys.join('.');
   if (keys.length > 1 && isObject(value) && !Array.isArray(value) && Object.hasOwn(value, joined)) return [[prefix ? `${prefix}.${joined}` : joined, value[joined]]];
@@ -128,4 +194,20 @@ function jsonBytes(value: unknown, stopAfter: number): number {
     } else total += 8;
   }
   return total;
+}
+
+/** Whether `value` nests objects or lists more than `levels` deep; iterative, so any depth costs no stack. */
+export function tooDeep(value: unknown, levels: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  let seen = 0;
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (!isObject(v) || v instanceof Date) continue;
+    if (depth >= levels) return true;
+    // A wide value is bounded by its size limit; looking at its first 100,000 values is enough here.
+    if (++seen > 100_000) return false;
+    const children = v instanceof Map ? [...v.values()] : Array.isArray(v) ? v : Object.values(v);
+    for (const child of children) if (isObject(child)) stack.push([child, depth + 1]);
+  }
+  return false;
 }

@@ -27,8 +27,8 @@ const connectionConfigSchema = Schema.create(
     // Header values often carry credentials (Authorization): each is stored encrypted, and hidden.
     headers: { type: Map, of: String, select: false },
     // S3
-    bucket: { type: String, trim: true, match: [S3_BUCKET_PATTERN, 'config.bucket "{VALUE}" is not a valid S3 bucket name'] },
-    region: { type: String, trim: true, match: [S3_REGION_PATTERN, 'config.region "{VALUE}" is not a region like eu-west-1'] },
+    bucket: { type: String, trim: true, match: [S3_BUCKET_PATTERN, 'config.bucket is not a valid S3 bucket name'] },
+    region: { type: String, trim: true, match: [S3_REGION_PATTERN, 'config.region is not a region like eu-west-1'] },
     accessKeyId: { type: String, trim: true },
     // Stored encrypted, and hidden.
     secretAccessKey: { type: String, select: false },

@@ -10,13 +10,13 @@ export const contactSchema = Schema.create(
       type: String,
       trim: true,
       lowercase: true,
-      validate: { validator: isEmail, message: 'email "{VALUE}" is not an email address' },
+      validate: { validator: isEmail, message: 'email is not an email address' },
     },
     // Served query: look a contact up by the number an SMS or call came from.
     phone: {
       type: String,
       set: (v: unknown) => (typeof v === 'string' ? normalizePhone(v) : v),
-      match: [E164_PATTERN, 'phone "{VALUE}" is not an E.164 number like +14155550123'],
+      match: [E164_PATTERN, 'phone is not an E.164 number like +14155550123'],
       index: true,
     },
     role: { type: String, enum: CONTACT_ROLES, default: 'member', required: true, index: true },

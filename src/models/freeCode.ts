@@ -32,8 +32,9 @@ export async function freeCode(model: Model<unknown>, name: string, scope: Recor
  */
 export function codeWhenMissing(schema: Schema, scope: readonly string[] = []): void {
   schema.pre('validate', async function (this: HydratedDocument<{ name?: unknown; code?: unknown }>) {
-    // Without its scope (a pipeline with no workspace) the document is invalid anyway: validation says why.
-    if (this.isNew && this.code == null && typeof this.name === 'string' && scope.every((field) => typeof this.get(field) === 'string')) {
+    // Without its scope (a pipeline with no workspace) the document is invalid anyway: validation says why. A code
+    // given but refused (over its limit) is not missing: its error stands.
+    if (this.isNew && this.code == null && this.$isValid('code') && typeof this.name === 'string' && scope.every((field) => typeof this.get(field) === 'string')) {
       const filter = Object.fromEntries(scope.map((field) => [field, this.get(field)]));
       this.code = await freeCode(this.constructor as Model<unknown>, this.name.trim(), filter);
     }

@@ -4,7 +4,8 @@
 import type { Schema } from 'mongoose';
 import { conflictErrors, duplicateKeyErrors, validationErrors } from '../errors.js';
 import type { LimitedModel } from '../contracts/limits.js';
-import { boundInput } from './inputLimits.js';
+import { refuseUncheckedWrites, versionQueryWrites } from './checkedWrites.js';
+import { boundInput, failRefusedQueries } from './inputLimits.js';
 import { refuseSkippedMiddleware, safeQueries } from './querySafety.js';
 import { guardSecretPaths, hideSecrets, secretPaths } from './secrets.js';
 import { tenantScope } from './tenancy.js';
@@ -20,12 +21,15 @@ export function applyPackageRules(schemas: Readonly<Record<LimitedModel, Schema>
     schema.plugin(validationErrors);
     schema.plugin(refuseImmutableUpdates);
     schema.plugin(validateQueryUpdates);
+    schema.plugin(refuseUncheckedWrites);
+    schema.plugin(versionQueryWrites);
     // After duplicateKeyErrors and validationErrors, so that their errors are redacted too.
     schema.plugin(guardSecretPaths);
     // Both run before every other middleware of a query, aggregate or bulkWrite (the last applied first): the
     // filter is made safe, then its workspace checked, before anything reads or writes with it.
     schema.plugin(tenantScope);
     schema.plugin(safeQueries);
+    schema.plugin(failRefusedQueries);
     // Applied last, so it runs first: no operation may skip the rules above with `middleware: false`.
     schema.plugin(refuseSkippedMiddleware);
   }

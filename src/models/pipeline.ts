@@ -12,7 +12,7 @@ const topicField = {
   type: String,
   required: true,
   trim: true,
-  validate: { validator: isTopic, message: '"{VALUE}" is not a stream topic (1-249 of A-Z a-z 0-9 . _ -)' },
+  validate: { validator: isTopic, message: '{PATH} is not a stream topic (1-249 of A-Z a-z 0-9 . _ -)' },
 } as const;
 const descriptionField = { type: String, trim: true, maxlength: 2000 } as const;
 const sub = { _id: false, strict: 'throw' } as const;
@@ -98,7 +98,7 @@ export const pipelineSchema = Schema.create(
     code: {
       type: String,
       trim: true,
-      validate: { validator: isCode, message: 'code must be exactly 4 lowercase letters a-z, got "{VALUE}"' },
+      validate: { validator: isCode, message: 'code must be exactly 4 lowercase letters a-z' },
     },
     // A new pipeline is inactive until a service has checked its clients and connections and activates it.
     status: { type: String, enum: ACTIVE_STATUSES, default: 'inactive', required: true, index: true },
@@ -248,7 +248,8 @@ pipelineSchema.post('validate', { errorHandler: true }, function (error: unknown
   const problems = takeProblems(this);
   if (!problems || !(error instanceof mongoose.Error.ValidationError)) throw error;
   const fields = Object.entries(error.errors).map(([path, e]) => ({ path, message: e.message, code: e.kind }));
-  throw validationErrorOf([...fields, ...problems]);
+  // A field's own error (e.g. over its limit) says more than the graph rule its value then breaks: it wins its path.
+  throw validationErrorOf([...problems, ...fields]);
 });
 pipelineSchema.plugin(guardPipelineGraphUpdates);
 

@@ -90,6 +90,9 @@ function graphChanges(update: Record<string, unknown>): { sets: Record<string, u
   for (const [key, value] of Object.entries(update)) {
     if (!key.startsWith('$')) {
       if (isGraphPath(key)) sets[key] = value;
+    } else if (key === '$setOnInsert') {
+      // Written only when an upsert inserts: updateGuards' checkedUpsert validates the document it would create.
+      continue;
     } else if (key === '$set' || key === '$unset') {
       for (const [path, v] of Object.entries(value as object)) {
         if (isGraphPath(path)) key === '$set' ? (sets[path] = v) : unsets.push(path);
@@ -147,7 +150,9 @@ function sendDrag(query: GraphQuery, sets: Record<string, unknown>): void {
 }
 
 function bumpVersion(query: GraphQuery): void {
-  const update = query.getUpdate() as Record<string, Record<string, unknown> | undefined>;
+  // This write never inserts: an upsert's $setOnInsert (where mongoose puts `__v: 0`) does nothing here, and would
+  // conflict with the $inc.
+  const { $setOnInsert: _inserts, ...update } = query.getUpdate() as Record<string, Record<string, unknown> | undefined>;
   query.setUpdate({ ...update, $inc: { ...update.$inc, __v: 1 } });
 }
 
@@ -165,7 +170,9 @@ function applied(doc: GraphDocument, sets: Record<string, unknown>, unsets: stri
 
 /**
  * Reads, checks and writes each matched pipeline, the write conditional on the version read. Returns what the
- * query would have returned (the update result, or the document for findOneAndUpdate).
+ * query would have returned (the update result, or the document for findOneAndUpdate). An updateMany is all or
+ * nothing: when one pipeline can no longer take the update (another writer changed it since the check), the
+ * pipelines already written are put back as they were.
  */
 async function writeChecked(query: GraphQuery, sets: Record<string, unknown>, unsets: string[]): Promise<unknown> {
   const model = query.model as Model<GraphDocument>;
@@ -176,16 +183,50 @@ async function writeChecked(query: GraphQuery, sets: Record<string, unknown>, un
   // Every pipeline is checked before any is written.
   for (const doc of matched) refuseProblems(validatePipelineGraph(applied(doc, sets, unsets)));
   const total = { acknowledged: true, matchedCount: 0, modifiedCount: 0, upsertedCount: 0, upsertedId: null };
-  for (const doc of matched) {
-    const one = model.updateOne({}, query.getUpdate() ?? {}).setOptions({ ...query.getOptions(), upsert: false });
-    const result = (await writeOne(one, { ...filter, _id: doc._id }, sets, unsets, doc)) as UpdateWriteOpResult;
-    total.matchedCount += result.matchedCount;
-    total.modifiedCount += result.modifiedCount;
+  const written: GraphDocument[] = [];
+  try {
+    for (const doc of matched) {
+      const one = model.updateOne({}, query.getUpdate() ?? {}).setOptions({ ...query.getOptions(), upsert: false });
+      const result = (await writeOne(one, { ...filter, _id: doc._id }, sets, unsets, doc, (over) => written.push(over))) as UpdateWriteOpResult;
+      total.matchedCount += result.matchedCount;
+      total.modifiedCount += result.modifiedCount;
+    }
+  } catch (error) {
+    await putBack(model, written, error);
   }
   return total;
 }
 
-async function writeOne(query: GraphQuery, filter: Record<string, unknown>, sets: Record<string, unknown>, unsets: string[], first?: GraphDocument): Promise<unknown> {
+/**
+ * Writes back the graph of each pipeline as it was before the update, if it is still at the version the update
+ * gave it, and rethrows `error`. A pipeline changed again meanwhile keeps the update: a ConflictError names it.
+ */
+async function putBack(model: Model<GraphDocument>, written: readonly GraphDocument[], error: unknown): Promise<never> {
+  const kept: string[] = [];
+  for (const doc of written) {
+    const graph = Object.fromEntries(GRAPH_FIELDS.filter((field) => doc[field] !== undefined).map((field) => [field, doc[field]]));
+    const missing = Object.fromEntries(GRAPH_FIELDS.filter((field) => doc[field] === undefined).map((field) => [field, 1]));
+    // The stored graph as read, valid then: written as it is, past the rules (and the version moves on again).
+    const back = await model.collection.updateOne(
+      { _id: doc._id as never, __v: (doc.__v ?? 0) + 1 },
+      { $set: graph, ...(Object.keys(missing).length > 0 ? { $unset: missing } : {}), $inc: { __v: 1 } },
+    );
+    if (back.matchedCount === 0) kept.push(String(doc._id));
+  }
+  if (kept.length > 0) {
+    throw new ConflictError(model.modelName, kept[0], { cause: new Error(`updateMany failed part-way and could not be undone on ${kept.join(', ')} (changed again meanwhile)`, { cause: error }) });
+  }
+  throw error;
+}
+
+async function writeOne(
+  query: GraphQuery,
+  filter: Record<string, unknown>,
+  sets: Record<string, unknown>,
+  unsets: string[],
+  first?: GraphDocument,
+  onWritten?: (over: GraphDocument) => void,
+): Promise<unknown> {
   const model = query.model as Model<GraphDocument>;
   let doc = first;
   let lastId: string | undefined;
@@ -194,8 +235,7 @@ async function writeOne(query: GraphQuery, filter: Record<string, unknown>, sets
     const write = query.clone();
     checked.add(write);
     if (!doc) {
-      // Nothing matches: an upsert creates the pipeline from the update alone; anything else matches nothing.
-      if (query.getOptions().upsert) refuseProblems(validatePipelineGraph(applied({}, sets, unsets)));
+      // Nothing matches: an upsert creates the pipeline (validated whole by updateGuards' checkedUpsert).
       return write.exec();
     }
     refuseProblems(validatePipelineGraph(applied(doc, sets, unsets)));
@@ -204,7 +244,10 @@ async function writeOne(query: GraphQuery, filter: Record<string, unknown>, sets
     bumpVersion(write);
     const result = await write.exec();
     const won = opOf(write) === 'updateOne' ? (result as UpdateWriteOpResult).matchedCount > 0 : result != null;
-    if (won) return result;
+    if (won) {
+      onWritten?.(doc);
+      return result;
+    }
     lastId = String(doc._id);
     doc = undefined;
   }

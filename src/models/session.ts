@@ -20,7 +20,7 @@ export const sessionSchema = Schema.create(
       type: String,
       default: () => sessionIdFromToken(newToken(TOKEN_PREFIXES.sessionToken)),
       lowercase: true,
-      validate: { validator: (v: string) => UUID_PATTERN.test(v), message: 'session _id must be a UUID, got "{VALUE}"' },
+      validate: { validator: (v: string) => UUID_PATTERN.test(v), message: 'session _id must be a UUID' },
     },
     workspaceId: workspaceIdField,
     principalId: {

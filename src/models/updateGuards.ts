@@ -1,4 +1,4 @@
-import { type Model, type Query, type Schema } from 'mongoose';
+import mongoose, { type Model, type Query, type Schema } from 'mongoose';
 import { UnsafeQueryError, validationErrorOf as validationError } from '../errors.js';
 import { equalities, findKey, isPlainObject, isReservedKey, type PlainObject } from './querySafety.js';
 import { allWorkspaces, TENANT_PATH, workspaceOf } from './tenancy.js';
@@ -37,10 +37,11 @@ function bulkWrites(ops: readonly unknown[]): Array<{ kind: 'updateOne' | 'updat
   });
 }
 
+const pipelineRefused = (modelName: string) =>
+  new UnsafeQueryError(modelName, 'update', 'update pipelines (arrays) are refused: their stages are not validated; use update operators such as $set');
+
 function refusePipeline(modelName: string, update: unknown): asserts update is PlainObject | null | undefined {
-  if (Array.isArray(update)) {
-    throw new UnsafeQueryError(modelName, 'update', 'update pipelines (arrays) are refused: their stages are not validated; use update operators such as $set');
-  }
+  if (Array.isArray(update)) throw pipelineRefused(modelName);
 }
 
 /**
@@ -193,6 +194,15 @@ async function validateBulkUpdate(model: Model<unknown>, update: PlainObject): P
  * refused, and an upsert must be able to insert a valid document. bulkWrite updates get the same checks.
  */
 export function validateQueryUpdates(schema: Schema): void {
+  // Without `updatePipeline: true` mongoose throws a plain error (a 500) for an array as it builds the query, before
+  // any hook: the statics refuse it first, so every update pipeline gets the same UnsafeQueryError (a 400).
+  for (const method of ['updateOne', 'updateMany', 'findOneAndUpdate'] as const) {
+    const previous = (schema.statics[method] ?? mongoose.Model[method]) as unknown as (this: Model<unknown>, ...args: unknown[]) => Query<unknown, unknown>;
+    schema.static(method, function (this: Model<unknown>, filter: unknown, update: unknown, ...rest: unknown[]) {
+      if (!Array.isArray(update)) return previous.call(this, filter, update, ...rest);
+      return previous.call(this, filter, {}, ...rest).error(pipelineRefused(this.modelName));
+    });
+  }
   schema.pre(['replaceOne', 'findOneAndReplace'], function (this: Query<unknown, unknown>) {
     refusePipeline(this.model.modelName, this.getUpdate());
     this.setOptions({ runValidators: true });

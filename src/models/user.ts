@@ -18,7 +18,7 @@ export const userSchema = Schema.create(
       lowercase: true,
       unique: true,
       minlength: 1,
-      match: [/^[a-z0-9._@+-]+$/, 'username may hold letters, digits and . _ @ + - only, got "{VALUE}"'],
+      match: [/^[a-z0-9._@+-]+$/, 'username may hold letters, digits and . _ @ + - only'],
     },
     passwordHash: { type: String, required: [true, `passwordHash ${SET_PASSWORD}`], select: false },
     passwordSalt: { type: String, required: [true, `passwordSalt ${SET_PASSWORD}`], select: false },

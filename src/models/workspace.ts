@@ -13,7 +13,7 @@ export const workspaceSchema = Schema.create(
       type: String,
       trim: true,
       unique: true,
-      validate: { validator: isCode, message: 'code must be exactly 4 lowercase letters a-z, got "{VALUE}"' },
+      validate: { validator: isCode, message: 'code must be exactly 4 lowercase letters a-z' },
     },
     // Served query: list workspaces by status (e.g. every active workspace at authorizer start-up).
     status: { type: String, enum: ACTIVE_STATUSES, default: 'active', required: true, index: true },
@@ -22,7 +22,7 @@ export const workspaceSchema = Schema.create(
         {
           type: String,
           trim: true,
-          validate: { validator: isOrigin, message: 'allowedOrigins entries must be origins like https://app.example.com, got "{VALUE}"' },
+          validate: { validator: isOrigin, message: 'allowedOrigins entries must be origins like https://app.example.com' },
         },
       ],
       default: [] as string[],

@@ -95,7 +95,8 @@ describe('Pipeline', () => {
     expect(entries).toEqual(
       expect.arrayContaining([
         ['streams.0.topic', 'Path `topic` is required.', 'required'],
-        ['streams.1.topic', '"a b" is not a stream topic (1-249 of A-Z a-z 0-9 . _ -)', 'user defined'],
+        // The message names the path, not the value (issue 10, M5).
+        ['streams.1.topic', 'topic is not a stream topic (1-249 of A-Z a-z 0-9 . _ -)', 'user defined'],
         ['streams.1.type', '`queue` is not a valid enum value for path `type`.', 'enum'],
         ['transforms.0.sourceStream', '"orders.in" is not a stream of this pipeline', 'unknown-stream'],
       ]),

@@ -84,7 +84,8 @@ describe('Session', () => {
     const fields = { workspaceId: 'ws_1', principalId: 'usr_chooser', principalType: 'user' as const, expiresAt: inAnHour() };
     await expectInvalid(Session.create({ _id: chosen, ...fields }), '_id', /Session\.issue/);
     await expectInvalid(Session.insertMany([{ _id: chosen, ...fields }]), '_id', /Session\.issue/);
-    await expectInvalid(Session.insertMany([{ _id: chosen, ...fields }], { lean: true }), '_id', /Session\.issue/);
+    // lean insertMany skips validation: refused on every model (issue 10), so no session gets in that way either.
+    await expectInvalid(Session.insertMany([{ _id: chosen, ...fields }], { lean: true }), 'lean');
     await expectInvalid(Session.bulkWrite([{ insertOne: { document: { _id: chosen, ...fields } } }]), '_id', /Session\.issue/);
     await expectInvalid(Session.updateOne({ _id: chosen, workspaceId: 'ws_1' }, { $set: { status: 'active' } }, { upsert: true }), '_id', /Session\.issue/);
     await expectInvalid(Session.bulkWrite([{ updateOne: { filter: { _id: chosen, workspaceId: 'ws_1' }, update: { status: 'active' }, upsert: true } }]), '_id', /Session\.issue/);

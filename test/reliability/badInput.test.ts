@@ -34,12 +34,19 @@ function over(limit: Limit, bytes?: number): unknown {
   return { text: 'a'.repeat(bytes ?? limit.bytes) };
 }
 
-/** The input that puts `value` at `path` (through a list for `transforms.expression`), and where the error names it. */
-function withValue(model: ModelName, path: string, value: unknown): { input: Record<string, unknown>; at: string } {
+/**
+ * The input that puts `value` at `path` (in a list's first element for `streams.topic`, as a map's entry for
+ * `config.headers.$*`), where the error names it, and the update that writes it.
+ */
+function withValue(model: ModelName, path: string, value: unknown): { input: Record<string, unknown>; at: string; update: Record<string, unknown> } {
   const input = validDocument[model]();
-  if (path === 'transforms.expression') return { input: { ...input, transforms: [{ type: 'map', sourceStream: 'a', targetStream: 'b', expression: value }] }, at: 'transforms.0.expression' };
-  if (path === 'config.headers') return { input: { ...input, config: { ...(input.config as object), headers: value } }, at: path };
-  return { input: { ...input, [path]: value }, at: path };
+  const [head, field, each] = path.split('.') as [string, string?, string?];
+  if (!field) return { input: { ...input, [head]: value }, at: head, update: { $set: { [head]: value } } };
+  const isList = (db.models[model].schema as mongoose.Schema).path<mongoose.SchemaType>(head)?.instance === 'Array';
+  const inner = { [field]: each ? { h: value } : value };
+  const top = isList ? [inner] : { ...(input[head] as object | undefined), ...inner };
+  const at = `${head}${isList ? '.0' : ''}.${field}${each ? '.h' : ''}`;
+  return { input: { ...input, [head]: top }, at, update: { $set: { [head]: top } } };
 }
 
 const limited = (Object.entries(INPUT_LIMITS) as Array<[ModelName, Record<string, Limit>]>).flatMap(([model, limits]) =>
@@ -59,8 +66,7 @@ describe('Input limits', () => {
       const before = await rawCount(db.models, model);
       const stored = JSON.stringify(await Model.collection.findOne({ _id: existing._id as never }));
       for (const bytes of [undefined, TEN_MB]) {
-        const { input, at } = withValue(model, path, over(limit, bytes));
-        const update = path === 'transforms.expression' ? { $set: { transforms: input.transforms } } : { $set: { [path]: path === 'config.headers' ? (input.config as { headers: unknown }).headers : input[path] } };
+        const { input, at, update } = withValue(model, path, over(limit, bytes));
         for (const [how, write] of [
           ['create', () => Model.create(input)],
           // The document's own filter: its id, and its workspace where it has one (the tenant guard).

@@ -60,8 +60,8 @@ export default async function setup(project: TestProject) {
   entry.users++;
   const { uri, kind: serverKind, description, capabilities, missing } = await entry.server;
   project.provide('server', { uri, kind: serverKind, description, capabilities, missing });
-  // Every integration project: one per embedded server, or the one of MONGODB_URI.
-  if (kind || project.name === 'MONGODB_URI') {
+  if (project.name !== 'unit') {
+    // The integration project of a server (named after its kind, or MONGODB_URI).
     if (!ttlDatabases.has(serverKind)) ttlDatabases.set(serverKind, seedExpiry(await entry.server));
     project.provide('ttlDatabase', await ttlDatabases.get(serverKind));
   }

@@ -1,6 +1,7 @@
 import mongoose from 'mongoose';
 import { describe, expect, it } from 'vitest';
-import { makeModels } from '../../src/index.js';
+import { INPUT_LIMITS, makeModels, type Limit } from '../../src/index.js';
+import { SCHEMAS } from '../../src/makeModels.js';
 import { updatedPaths } from '../../src/models/updateGuards.js';
 
 // Models on a connection that never connects: validation runs without a server.
@@ -42,5 +43,26 @@ describe('schemas without a server', () => {
   it('updatedPaths reads plain, operator and rename updates', () => {
     expect(updatedPaths({ name: 'x', $set: { 'config.url': 'u' }, $unset: { code: 1 }, $rename: { a: 'b' } }).sort()).toEqual(['a', 'b', 'code', 'config.url', 'name']);
     expect(updatedPaths(null)).toEqual([]);
+  });
+});
+
+describe('Input limits table', () => {
+  /** Every String path of a schema, through sub-documents, lists of sub-documents and maps (`config.headers.$*`). */
+  function stringPaths(schema: mongoose.Schema, prefix = ''): Array<{ path: string; enumerated: boolean }> {
+    const found: Array<{ path: string; enumerated: boolean }> = [];
+    schema.eachPath((path, type) => {
+      const sub = (type as mongoose.SchemaType & { schema?: mongoose.Schema }).schema;
+      if (sub) found.push(...stringPaths(sub, `${prefix}${path}.`));
+      else if (type.instance === 'String') found.push({ path: prefix + path, enumerated: ((type as mongoose.SchemaType & { enumValues?: string[] }).enumValues?.length ?? 0) > 0 });
+    });
+    return found;
+  }
+
+  it('every free-form String path of every model has a length limit in the one table', () => {
+    for (const [model, schema] of Object.entries(SCHEMAS) as Array<[keyof typeof INPUT_LIMITS, mongoose.Schema]>) {
+      const limits: Readonly<Record<string, Limit>> = INPUT_LIMITS[model];
+      const unbounded = stringPaths(schema).filter(({ path, enumerated }) => !enumerated && !(limits[path] && 'chars' in limits[path]));
+      expect(unbounded.map((p) => `${model}.${p.path}`)).toEqual([]);
+    }
   });
 });

@@ -2,7 +2,8 @@ import { scryptSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UUID_PATTERN } from '../../src/contracts/rules.js';
-import { checkPassword, clientSecretMatches, hashClientSecret, hashPassword, isToken, newToken, sessionIdFromToken, TOKEN_PREFIXES } from '../../src/secretHashing.js';
+import { SECRET_LIMIT } from '../../src/contracts/limits.js';
+import { checkPassword, clientSecretMatches, hashClientSecret, hashPassword, isToken, newToken, PASSWORD_LENGTH, sessionIdFromToken, TOKEN_PREFIXES } from '../../src/secretHashing.js';
 
 describe('tokens (client secrets and session tokens)', () => {
   it('a token is its prefix, 256 random bits and a checksum, and is recognised offline', () => {
@@ -71,5 +72,14 @@ describe('password hashing', () => {
     const { salt } = await hashPassword('correct horse');
     expect(await checkPassword('correct horse', `$scrypt$ln=30,r=8,p=1$${'A'.repeat(43)}`, salt)).toEqual({ ok: false, outdated: false });
     expect(await checkPassword('correct horse', undefined, undefined)).toEqual({ ok: false, outdated: false });
+  });
+
+  it('a password longer than the limit verifies as false (one short derivation, whatever its size); the limit is SECRET_LIMIT', async () => {
+    expect(PASSWORD_LENGTH.max).toBe(SECRET_LIMIT.chars);
+    const { hash, salt } = await hashPassword('correct horse');
+    expect(await checkPassword('x'.repeat(64 * 1024 * 1024), hash, salt)).toEqual({ ok: false, outdated: false });
+    const longest = 'a'.repeat(PASSWORD_LENGTH.max);
+    const made = await hashPassword(longest);
+    expect(await checkPassword(longest, made.hash, made.salt)).toEqual({ ok: true, outdated: false });
   });
 });
