@@ -102,6 +102,15 @@ export function sealedWith(value: unknown): string | undefined {
 }
 
 /**
+ * How many UTF-8 bytes the plaintext of a sealed value has (without opening it), or undefined when `value` is not a
+ * sealed value: what the input limits measure once a credential has been sealed.
+ */
+export function sealedPlaintextBytes(value: unknown): number | undefined {
+  const parts = typeof value === 'string' ? SEALED.exec(value) : null;
+  return parts ? Math.max(0, Buffer.byteLength(parts[2]!, 'base64url') - IV_BYTES - TAG_BYTES) : undefined;
+}
+
+/**
  * Decrypts a value made by `seal` under the same context. Throws an Error whose message says why (never the value):
  * not a sealed value, a key that is not configured, or a failed authentication (tampered, or moved from another
  * document or field).

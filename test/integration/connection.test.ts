@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { INPUT_LIMITS } from '../../src/contracts/limits.js';
 import { UnsafeQueryError } from '../../src/index.js';
 import { useTestDatabase } from '../support/db.js';
 import { expectInvalid } from '../support/expectations.js';
@@ -140,6 +141,27 @@ describe('Connection', () => {
     expect(await raw.findOne({ _id: created._id as never })).toEqual(before);
     await Connection.updateOne({ _id: created._id }, { $set: { 'config.secretAccessKey': 'rotated-key' } });
     expect(await created.revealSecrets()).toEqual({ secretAccessKey: 'rotated-key' });
+  });
+
+  it('credentials are limited by their plaintext on every write path, not by their ciphertext', async () => {
+    const { Connection } = db.models;
+    const longest = 'k'.repeat(INPUT_LIMITS.Connection['config.secretAccessKey'].chars);
+    const longestHeader = 'h'.repeat(INPUT_LIMITS.Connection['config.headers.$*'].chars);
+    const s3conn = await Connection.create({ name: 'Longest key', type: 'S3', config: { ...s3, secretAccessKey: longest } });
+    await Connection.updateOne({ _id: s3conn._id }, { $set: { 'config.secretAccessKey': longest } });
+    await Connection.updateOne({ _id: s3conn._id }, { $set: { config: { ...s3, secretAccessKey: longest } } });
+    await Connection.bulkWrite([{ updateOne: { filter: { _id: s3conn._id }, update: { $set: { 'config.secretAccessKey': longest } } } }]);
+    expect(await s3conn.revealSecrets()).toEqual({ secretAccessKey: longest });
+    const httpConn = await Connection.create({ name: 'Longest header', type: 'HTTP', config: { ...http, headers: { 'X-Key': longestHeader } } });
+    await Connection.updateOne({ _id: httpConn._id }, { $set: { 'config.headers.X-Key': longestHeader } });
+    expect(await httpConn.revealSecrets()).toEqual({ headers: { 'X-Key': longestHeader } });
+    const raw = db.conn.db!.collection('connections');
+    const before = await raw.findOne({ _id: s3conn._id as never });
+    await expectInvalid(Connection.updateOne({ _id: s3conn._id }, { $set: { 'config.secretAccessKey': `${longest}k` } }), 'config.secretAccessKey', /too large/);
+    await expectInvalid(Connection.bulkWrite([{ updateOne: { filter: { _id: s3conn._id }, update: { $set: { 'config.secretAccessKey': `${longest}k` } } } }]), 'config.secretAccessKey', /too large/);
+    await expectInvalid(Connection.create({ name: 'Too long key', type: 'S3', config: { ...s3, secretAccessKey: `${longest}k` } }), 'config.secretAccessKey', /too large/);
+    expect(await raw.findOne({ _id: s3conn._id as never })).toEqual(before);
+    expect(await Connection.countDocuments({ name: 'Too long key' })).toBe(0);
   });
 
   it('status is indexed', async () => {
