@@ -1,5 +1,6 @@
 // Tenant isolation: every bypass listed in issue 8, tried against the server, and the raw collections read back
 // through the driver.
+import fc from 'fast-check';
 import mongoose from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { forWorkspace, TenantScopeError, UnsafeQueryError } from '../../src/index.js';
@@ -330,6 +331,36 @@ describe('Writes hit only the document their immutable values were checked again
     same.isNew = false;
     await same.save();
     expect(await raw('notifications', { _id: notification._id })).toMatchObject([{ tenantId: 'ws_b', target: { email: 'b2@b.example' } }]);
+  });
+
+  it('property: no replacement (any sort direction) and no save()/bulkSave() of a never-loaded document changes a notification’s tenantId', async () => {
+    const { Notification } = db.models;
+    const tenants = fc.constantFrom('ws_a', 'ws_b', 'undefined', undefined);
+    const routes = ['save', 'bulkSave', 'replaceOne', 'findOneAndReplace', 'bulkWrite'] as const;
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(tenants, tenants, fc.constantFrom(...routes), fc.constantFrom(1 as const, -1 as const), async (stored, claimed, route, direction) => {
+        fc.pre(stored !== claimed);
+        const correlationId = `prop-${run++}`;
+        const made = [];
+        for (const tenantId of [stored, claimed]) made.push(await Notification.create({ ...note, ...(tenantId === undefined ? {} : { tenantId }), correlationId, target: { email: 'n@example.com' } }));
+        const victim = made[0]!;
+        const replacement = { ...body({ tenantId: 'placeholder', correlationId, target: { email: 'attacker@example.com' } }), tenantId: claimed };
+        if (route === 'save' || route === 'bulkSave') {
+          const forged = new Notification({ _id: victim._id, ...replacement });
+          forged.isNew = false;
+          await outcome(() => (route === 'save' ? forged.save() : Notification.bulkSave([forged])));
+        } else {
+          const sort = { createdAt: direction, _id: direction };
+          if (route === 'replaceOne') await outcome(() => Notification.replaceOne({ correlationId }, replacement, { sort }).exec());
+          if (route === 'findOneAndReplace') await outcome(() => Notification.findOneAndReplace({ correlationId }, replacement, { sort }).exec());
+          if (route === 'bulkWrite') await outcome(() => Notification.bulkWrite([{ replaceOne: { filter: { correlationId }, replacement, sort } }]));
+        }
+        const after = await raw('notifications', { correlationId });
+        expect(Object.fromEntries(after.map((n) => [n._id, n.tenantId ?? null]))).toEqual(Object.fromEntries(made.map((n) => [n._id, n.tenantId ?? null])));
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('bulkSave() runs every rule of its documents: no cross-workspace session, no pipeline with a stream twice, nothing written', async () => {
