@@ -89,8 +89,14 @@ export function refuseImmutableUpdates(schema: Schema): void {
     for (const path of immutable) {
       if (current && !sameValue(current[path], checked[path])) throw refuse(path);
     }
-    const pins: PlainObject = Object.fromEntries(immutable.filter((path) => !TIMESTAMPS.has(path)).map((path) => [path, mongoose.trusted({ $eq: checked[path] ?? null })]));
-    if (current) pins._id = mongoose.trusted({ $eq: current._id });
+    // A value the filter already names by equality is not pinned twice (an upsert could not insert: "matched twice").
+    const named = equalities(filter);
+    const pins: PlainObject = {};
+    for (const path of immutable.filter((p) => !TIMESTAMPS.has(p))) {
+      if (path in named && !sameValue(named[path], checked[path])) throw refuse(path, 'a replacement keeps the value its filter names');
+      if (named[path] !== (checked[path] ?? null)) pins[path] = mongoose.trusted({ $eq: checked[path] ?? null });
+    }
+    if (current && named._id !== current._id) pins._id = mongoose.trusted({ $eq: current._id });
     return { replacement: checked, pins };
   };
 

@@ -286,6 +286,24 @@ describe('Writes hit only the document their immutable values were checked again
     await Session.deleteMany({ workspaceId: 'ws_a', principalType: 'user' });
   });
 
+  it('a replacement upsert whose filter names the immutable values still inserts (replaceOne, findOneAndReplace, bulkWrite)', async () => {
+    const { Notification, Session } = db.models;
+    for (const route of ['replaceOne', 'findOneAndReplace', 'bulkWrite'] as const) {
+      const correlationId = `upsert-${route}`;
+      const filter = { tenantId: 'ws_a', correlationId };
+      const replacement = body({ tenantId: 'ws_a', correlationId, target: { email: 'up@a.example' } });
+      if (route === 'replaceOne') await Notification.replaceOne(filter, replacement, { upsert: true });
+      if (route === 'findOneAndReplace') await Notification.findOneAndReplace(filter, replacement, { upsert: true });
+      if (route === 'bulkWrite') await Notification.bulkWrite([{ replaceOne: { filter, replacement, upsert: true } }]);
+      expect(await raw('notifications', { correlationId })).toMatchObject([{ tenantId: 'ws_a', target: { email: 'up@a.example' } }]);
+    }
+    const session = { workspaceId: 'ws_a', principalType: 'client' as const, principalId: 'cl_upsert', status: 'active' as const, expiresAt: inAnHour(), scopes: [], topics: [], context: {}, createdAt: new Date(), updatedAt: new Date() };
+    await Session.replaceOne({ workspaceId: 'ws_a', principalType: 'client', principalId: 'cl_upsert' }, session, { upsert: true });
+    expect(await raw('sessions', { principalId: 'cl_upsert' })).toMatchObject([{ workspaceId: 'ws_a', principalType: 'client' }]);
+    await expectInvalid(() => Session.replaceOne({ workspaceId: 'ws_a', principalId: 'cl_other' }, session, { upsert: true }).exec(), 'principalId', /filter names/);
+    expect(await raw('sessions', { principalId: 'cl_other' })).toHaveLength(0);
+  });
+
   it('a replacement cannot give a tenantless notification the tenant "undefined"', async () => {
     const { Notification } = db.models;
     const tenantless = await Notification.create({ ...note, correlationId: 'no-tenant', target: { email: 'ops@example.com' } });
