@@ -388,5 +388,12 @@ describe('Writes hit only the document their immutable values were checked again
     await expectInvalid(() => Pipeline.bulkSave([new Pipeline({ workspaceId: 'ws_a', name: 'Bulk twice', streams: twice })]), 'streams.1.topic', /twice/);
     expect(await raw('sessions', { workspaceId: 'ws_a', principalId: 'usr_b' })).toHaveLength(0);
     expect(await raw('pipelines', { name: 'Bulk twice' })).toHaveLength(0);
+    // Valid documents, new or loaded and changed, are still saved.
+    const fresh = new Session({ workspaceId: 'ws_b', principalType: 'user', principalId: 'usr_b', expiresAt: inAnHour() });
+    const loaded = (await Session.findOne({ workspaceId: 'ws_b', principalId: 'usr_b', _id: mongoose.trusted({ $ne: fresh._id }) }))!;
+    loaded.status = 'revoked';
+    await Session.bulkSave([fresh, loaded]);
+    expect(await raw('sessions', { _id: mongoose.trusted({ $in: [fresh._id, loaded._id] }) })).toHaveLength(2);
+    expect(await raw('sessions', { _id: loaded._id })).toMatchObject([{ status: 'revoked' }]);
   });
 });
