@@ -25,8 +25,9 @@ function skippedValidation(options: unknown): string | undefined {
 
 /**
  * Refuses the options that store documents unvalidated (`insertMany` with `lean`, `save`/`create` with
- * `validateBeforeSave: false` or `validateModifiedOnly`, `bulkWrite`/`bulkSave` with `skipValidation`). Update
- * pipelines, the other way around every rule, are refused by updateGuards.
+ * `validateBeforeSave: false` or `validateModifiedOnly`, `bulkWrite`/`bulkSave` with `skipValidation`), and runs every
+ * rule of the documents that `bulkSave` would check only in part. Update pipelines, the other way around every
+ * rule, are refused by updateGuards.
  */
 export function refuseUncheckedWrites(schema: Schema): void {
   schema.pre('save', function (options: unknown) {
@@ -38,6 +39,17 @@ export function refuseUncheckedWrites(schema: Schema): void {
     const skipped = skippedValidation(options);
     if (skipped) return Promise.reject(skipRefused(skipped));
     return insertMany.call(this, docs, options, ...rest);
+  });
+  // mongoose's bulkSave validates each document with its synchronous validators only: no pre('validate') rules,
+  // no async validators (a session's principal, a pipeline's graph). Each document is validated in full first.
+  const bulkSave = (schema.statics.bulkSave ?? mongoose.Model.bulkSave) as unknown as (this: Model<unknown>, ...args: unknown[]) => Promise<unknown>;
+  schema.static('bulkSave', async function (this: Model<unknown>, docs: unknown, options?: unknown, ...rest: unknown[]) {
+    const skipped = skippedValidation(options);
+    if (skipped) throw skipRefused(skipped);
+    if (Array.isArray(docs)) {
+      for (const doc of docs) if (doc instanceof mongoose.Document) await doc.validate();
+    }
+    return bulkSave.call(this, docs, options, ...rest);
   });
   schema.pre('bulkWrite', function (_ops, options?: unknown) {
     const skipped = skippedValidation(options);

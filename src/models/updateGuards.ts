@@ -27,7 +27,9 @@ export function setValues(update: PlainObject): PlainObject {
   return sets;
 }
 
-type Write = { filter?: unknown; update?: unknown; replacement?: unknown; upsert?: unknown };
+type Write = { filter?: unknown; update?: unknown; replacement?: unknown; upsert?: unknown; sort?: unknown; collation?: unknown; hint?: unknown };
+/** The options of a write that choose which document it hits. */
+type ReadOptions = { allWorkspaces?: unknown; sort?: unknown; collation?: unknown; hint?: unknown };
 
 /** The update and replace writes of a bulkWrite. */
 function bulkWrites(ops: readonly unknown[]): Array<{ kind: 'updateOne' | 'updateMany' | 'replaceOne'; write: Write }> {
@@ -69,32 +71,77 @@ export function refuseImmutableUpdates(schema: Schema): void {
     if (tenant !== undefined && tenant !== workspaceOf(filter)) throw refuse(TENANT_PATH, 'an upsert takes it from the filter');
   };
 
-  const checkReplacement = async (model: Model<unknown>, filter: unknown, replacement: unknown, crossWorkspace: boolean) => {
-    if (!isPlainObject(replacement)) return replacement;
+  // The check reads the document with the write's own filter and options; the write is then pinned to the document
+  // read and to the immutable values of the replacement (mongoose.trusted $eq: cast, never an operator), so a
+  // collation, sort or hint that makes the server pick another document, or a race, replaces nothing.
+  const checkReplacement = async (model: Model<unknown>, filter: unknown, replacement: unknown, options: ReadOptions) => {
+    if (!isPlainObject(replacement)) return { replacement, pins: undefined };
     const pinned = workspaceOf(filter);
     const checked = immutable.includes(TENANT_PATH) && pinned !== undefined && replacement[TENANT_PATH] === undefined ? { ...replacement, [TENANT_PATH]: pinned } : replacement;
     if (pinned !== undefined && checked[TENANT_PATH] !== undefined && checked[TENANT_PATH] !== pinned) throw refuse(TENANT_PATH);
     const projection = Object.fromEntries(immutable.map((p) => [p, 1]));
-    const current = await model.findOne(filter as PlainObject, projection).setOptions({ allWorkspaces: crossWorkspace }).lean<PlainObject>();
+    const { allWorkspaces: crossWorkspace, sort, collation, hint } = options;
+    const read = model.findOne(filter as PlainObject, projection).setOptions({ allWorkspaces: crossWorkspace === true });
+    if (sort !== undefined) read.sort(sort as Parameters<typeof read.sort>[0]);
+    if (collation !== undefined) read.collation(collation as Parameters<typeof read.collation>[0]);
+    if (hint !== undefined) read.hint(hint as Parameters<typeof read.hint>[0]);
+    const current = await read.lean<PlainObject>();
     for (const path of immutable) {
-      if (current && String(current[path]) !== String(checked[path])) throw refuse(path);
+      if (current && !sameValue(current[path], checked[path])) throw refuse(path);
     }
-    return checked;
+    // A value the filter already names by equality is not pinned twice (an upsert could not insert: "matched twice").
+    const named = equalities(filter);
+    const pins: PlainObject = {};
+    for (const path of immutable.filter((p) => !TIMESTAMPS.has(p))) {
+      if (path in named && !sameValue(named[path], checked[path])) throw refuse(path, 'a replacement keeps the value its filter names');
+      if (named[path] !== (checked[path] ?? null)) pins[path] = mongoose.trusted({ $eq: checked[path] ?? null });
+    }
+    if (current && named._id !== current._id) pins._id = mongoose.trusted({ $eq: current._id });
+    return { replacement: checked, pins };
   };
+
+  // A save of a document that exists writes only where its immutable values are the stored ones. A loaded document
+  // cannot change them in memory; one that was never loaded (`new Model(body)` with `isNew = false`, an update
+  // idiom) has no stored values, so it matches only the document whose values it claims (bulkSave runs this too).
+  // createdAt, immutable through mongoose's timestamps, is no one's identity: such a document does not know it.
+  schema.pre('save', function () {
+    if (this.isNew) return;
+    const pins = immutable.filter((path) => !TIMESTAMPS.has(path) && this.isSelected(path)).map((path) => [path, this.get(path) ?? null]);
+    this.$where = { ...this.$where, ...Object.fromEntries(pins) };
+  });
 
   schema.pre(['updateOne', 'updateMany', 'findOneAndUpdate'], function (this: Query<unknown, unknown>) {
     checkUpdate(this.getFilter(), this.getUpdate());
   });
   schema.pre(['replaceOne', 'findOneAndReplace'], async function (this: Query<unknown, unknown>) {
-    const replacement = await checkReplacement(this.model, this.getFilter(), this.getUpdate(), allWorkspaces(this.getOptions()));
-    if (isPlainObject(replacement)) this.setUpdate(replacement);
+    const { replacement, pins } = await checkReplacement(this.model, this.getFilter(), this.getUpdate(), this.getOptions());
+    if (!isPlainObject(replacement) || !pins) return;
+    this.setUpdate(replacement);
+    this.and([pins]);
   });
   schema.pre('bulkWrite', async function (this: Model<unknown>, ops: unknown[], options: unknown) {
     for (const { kind, write } of bulkWrites(ops)) {
-      if (kind === 'replaceOne') write.replacement = await checkReplacement(this, write.filter, write.replacement, allWorkspaces(options));
-      else checkUpdate(write.filter, write.update);
+      if (kind !== 'replaceOne') {
+        checkUpdate(write.filter, write.update);
+        continue;
+      }
+      const { replacement, pins } = await checkReplacement(this, write.filter, write.replacement, { ...write, allWorkspaces: allWorkspaces(options) });
+      write.replacement = replacement;
+      if (pins) write.filter = withAnd(write.filter, pins);
     }
   });
+}
+
+/** Whether two stored values are the same: missing and null are one, and never equal to a string ("undefined"). */
+function sameValue(stored: unknown, given: unknown): boolean {
+  if (stored == null || given == null) return stored == null && given == null;
+  return String(stored) === String(given);
+}
+
+/** A filter with one more condition in its top-level `$and` (a key the filter already has is never overwritten). */
+function withAnd(filter: unknown, condition: PlainObject): PlainObject {
+  const given = isPlainObject(filter) ? filter : {};
+  return { ...given, $and: [...(Array.isArray(given.$and) ? given.$and : []), condition] };
 }
 
 /** An update may not write a `__proto__`, `constructor` or `prototype` key, at any depth: a ValidationError on it. */

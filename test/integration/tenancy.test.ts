@@ -1,9 +1,10 @@
 // Tenant isolation: every bypass listed in issue 8, tried against the server, and the raw collections read back
 // through the driver.
+import fc from 'fast-check';
 import mongoose from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { forWorkspace, TenantScopeError, UnsafeQueryError } from '../../src/index.js';
-import { useTestDatabase } from '../support/db.js';
+import { needs, useTestDatabase } from '../support/db.js';
 import { expectInvalid } from '../support/expectations.js';
 
 const db = useTestDatabase('tenancy');
@@ -229,5 +230,170 @@ describe('Notification tenantId', () => {
     await expectInvalid(() => Notification.updateOne({ _id: a._id }, { $set: { tenantId: 'ws_b' } }).exec(), 'tenantId', /immutable/);
     expect(await forWorkspace(db.models, 'ws_a').Notification.countDocuments({ status: 'queued' })).toBe(1);
     expect((await raw('notifications', { _id: a._id })).map((n) => n.tenantId)).toEqual(['ws_a']);
+  });
+});
+
+describe('Writes hit only the document their immutable values were checked against (attack 8)', () => {
+  const note = { channel: 'email' as const, type: 'alert', payload: {} };
+  /** A whole notification, as a replacement. */
+  const body = (fields: { tenantId: string; correlationId: string; target: { email: string } }) => ({ ...note, status: 'queued' as const, createdAt: new Date(), updatedAt: new Date(), ...fields });
+  /** The call's error, or undefined when it succeeded (a server may also just match nothing). */
+  const outcome = (call: () => Promise<unknown>) => call().then(() => undefined, (e: unknown) => e);
+
+  it('a replacement read with the write’s collation cannot move another tenant’s notification (replaceOne, findOneAndReplace, bulkWrite)', async (ctx) => {
+    needs(ctx, 'collation', 'the check must read with the same case-insensitive collation as the write');
+    const { Notification } = db.models;
+    const theirs = await Notification.create({ ...note, tenantId: 'ws_b', correlationId: 'ORDER-7', target: { email: 'ceo@b.example' } });
+    const ci = { locale: 'en', strength: 2 };
+    const mine = body({ tenantId: 'ws_a', correlationId: 'order-7', target: { email: 'attacker@a.example' } });
+    await expectInvalid(() => Notification.replaceOne({ correlationId: 'order-7' }, mine, { collation: ci }).exec(), 'tenantId', /immutable/);
+    await expectInvalid(() => Notification.findOneAndReplace({ correlationId: 'order-7' }, mine, { collation: ci }).exec(), 'tenantId', /immutable/);
+    await expectInvalid(() => Notification.bulkWrite([{ replaceOne: { filter: { correlationId: 'order-7' }, replacement: mine, collation: ci } }]), 'tenantId', /immutable/);
+    expect(await raw('notifications', { _id: theirs._id })).toMatchObject([{ tenantId: 'ws_b', target: { email: 'ceo@b.example' } }]);
+  });
+
+  it('a replacement read with the write’s sort cannot move another tenant’s notification', async () => {
+    const { Notification } = db.models;
+    await Notification.create({ ...note, tenantId: 'ws_a', correlationId: 's-1', target: { email: 'x@a.example' } });
+    const theirs = await Notification.create({ ...note, tenantId: 'ws_b', correlationId: 's-1', target: { email: 'y@b.example' } });
+    const mine = body({ tenantId: 'ws_a', correlationId: 's-1', target: { email: 'attacker@a.example' } });
+    for (const call of [
+      () => Notification.replaceOne({ correlationId: 's-1' }, mine, { sort: { createdAt: -1 } }).exec(),
+      () => Notification.findOneAndReplace({ correlationId: 's-1' }, mine, { sort: { createdAt: -1 } }).exec(),
+      () => Notification.bulkWrite([{ replaceOne: { filter: { correlationId: 's-1' }, replacement: mine, sort: { createdAt: -1 } } }]),
+    ]) {
+      await outcome(call);
+      expect(await raw('notifications', { _id: theirs._id })).toMatchObject([{ tenantId: 'ws_b', target: { email: 'y@b.example' } }]);
+    }
+  });
+
+  it('a sorted session replacement cannot hand another user’s session to an admin (replaceOne, findOneAndReplace, bulkWrite)', async () => {
+    const { Session } = db.models;
+    await newUser('usr_a2', 'ws_a', 'carol');
+    // The admin's session first (what an unsorted read finds), carol's expiring later (what the sort picks).
+    await Session.create({ workspaceId: 'ws_a', principalType: 'user', principalId: 'usr_a', expiresAt: inAnHour(), context: { who: 'admin' } });
+    const carols = await Session.create({ workspaceId: 'ws_a', principalType: 'user', principalId: 'usr_a2', expiresAt: new Date(Date.now() + 8 * 3_600_000) });
+    const filter = { workspaceId: 'ws_a', status: 'active' as const, principalType: 'user' as const };
+    const admin = { workspaceId: 'ws_a', principalType: 'user' as const, principalId: 'usr_a', status: 'active' as const, expiresAt: inAnHour(), scopes: [], topics: [], context: {}, createdAt: new Date(), updatedAt: new Date() };
+    for (const call of [
+      () => Session.replaceOne(filter, admin, { sort: { expiresAt: -1 } }).exec(),
+      () => Session.findOneAndReplace(filter, admin, { sort: { expiresAt: -1 } }).exec(),
+      () => Session.bulkWrite([{ replaceOne: { filter, replacement: admin, sort: { expiresAt: -1 } } }]),
+    ]) {
+      await outcome(call);
+      expect((await Session.findLive(carols._id))?.principalId).toBe('usr_a2');
+    }
+    await Session.deleteMany({ workspaceId: 'ws_a', principalType: 'user' });
+  });
+
+  it('a replacement upsert whose filter names the immutable values still inserts (replaceOne, findOneAndReplace, bulkWrite)', async () => {
+    const { Notification, Session } = db.models;
+    for (const route of ['replaceOne', 'findOneAndReplace', 'bulkWrite'] as const) {
+      const correlationId = `upsert-${route}`;
+      const filter = { tenantId: 'ws_a', correlationId };
+      const replacement = body({ tenantId: 'ws_a', correlationId, target: { email: 'up@a.example' } });
+      if (route === 'replaceOne') await Notification.replaceOne(filter, replacement, { upsert: true });
+      if (route === 'findOneAndReplace') await Notification.findOneAndReplace(filter, replacement, { upsert: true });
+      if (route === 'bulkWrite') await Notification.bulkWrite([{ replaceOne: { filter, replacement, upsert: true } }]);
+      expect(await raw('notifications', { correlationId })).toMatchObject([{ tenantId: 'ws_a', target: { email: 'up@a.example' } }]);
+    }
+    const session = { workspaceId: 'ws_a', principalType: 'client' as const, principalId: 'cl_upsert', status: 'active' as const, expiresAt: inAnHour(), scopes: [], topics: [], context: {}, createdAt: new Date(), updatedAt: new Date() };
+    await Session.replaceOne({ workspaceId: 'ws_a', principalType: 'client', principalId: 'cl_upsert' }, session, { upsert: true });
+    expect(await raw('sessions', { principalId: 'cl_upsert' })).toMatchObject([{ workspaceId: 'ws_a', principalType: 'client' }]);
+    await expectInvalid(() => Session.replaceOne({ workspaceId: 'ws_a', principalId: 'cl_other' }, session, { upsert: true }).exec(), 'principalId', /filter names/);
+    expect(await raw('sessions', { principalId: 'cl_other' })).toHaveLength(0);
+  });
+
+  it('a replacement cannot give a tenantless notification the tenant "undefined"', async () => {
+    const { Notification } = db.models;
+    const tenantless = await Notification.create({ ...note, correlationId: 'no-tenant', target: { email: 'ops@example.com' } });
+    await expectInvalid(() => Notification.replaceOne({ _id: tenantless._id }, body({ tenantId: 'undefined', correlationId: 'no-tenant', target: { email: 'ops@example.com' } })).exec(), 'tenantId', /immutable/);
+    const [stored] = await raw('notifications', { _id: tenantless._id });
+    expect(stored).not.toHaveProperty('tenantId');
+  });
+
+  it('save() and bulkSave() of a document that was never loaded (isNew = false) write only where its immutable values are the stored ones', async () => {
+    const { Pipeline, User, Session, Notification } = db.models;
+    const pipeline = await Pipeline.create({ workspaceId: 'ws_b', name: 'Never loaded', streams: [{ topic: 'b', type: 'source' }] });
+    const session = await Session.create({ workspaceId: 'ws_b', principalType: 'user', principalId: 'usr_b', expiresAt: inAnHour() });
+    await newUser('usr_b2', 'ws_b', 'dave');
+    const notification = await Notification.create({ ...note, tenantId: 'ws_b', correlationId: 'flip', target: { email: 'b@b.example' } });
+    const version = async (collection: string, _id: string) => ((await raw(collection, { _id }))[0]!.__v as number | undefined) ?? 0;
+    type Forged = mongoose.Document<unknown>;
+    const forgeries: Array<() => Promise<Forged>> = [
+      async () => new Pipeline({ _id: pipeline._id, workspaceId: 'ws_a', name: 'Taken by A', streams: [{ topic: 'b', type: 'source' }], __v: await version('pipelines', pipeline._id) }),
+      async () => {
+        const user = new User({ _id: 'usr_b', workspaceId: 'ws_a', username: 'bob', roles: ['admin'], __v: await version('users', 'usr_b') });
+        await user.setPassword('attacker password 123');
+        return user;
+      },
+      async () => new Session({ _id: session._id, workspaceId: 'ws_b', principalType: 'user', principalId: 'usr_b2', expiresAt: inAnHour() }),
+      async () => new Notification({ _id: notification._id, ...note, tenantId: 'ws_a', correlationId: 'flip', target: { email: 'a@a.example' } }),
+    ];
+    type BulkSaver = { bulkSave(docs: Forged[]): Promise<unknown> };
+    const writes = [(doc: Forged) => doc.save(), (doc: Forged) => (doc.constructor as unknown as BulkSaver).bulkSave([doc])];
+    for (const forge of forgeries) {
+      for (const write of writes) {
+        const doc = await forge();
+        doc.isNew = false;
+        expect(await outcome(() => write(doc))).toBeInstanceOf(Error);
+      }
+    }
+    expect(await raw('pipelines', { _id: pipeline._id })).toMatchObject([{ workspaceId: 'ws_b', name: 'Never loaded' }]);
+    expect(await raw('users', { _id: 'usr_b' })).toMatchObject([{ workspaceId: 'ws_b', roles: ['viewer'] }]);
+    expect(await User.authenticate('bob', 'attacker password 123')).toBeNull();
+    expect(await raw('sessions', { _id: session._id })).toMatchObject([{ principalId: 'usr_b' }]);
+    expect(await raw('notifications', { _id: notification._id })).toMatchObject([{ tenantId: 'ws_b', target: { email: 'b@b.example' } }]);
+    // The same idiom with the stored values still updates the document.
+    const same = new Notification({ _id: notification._id, ...note, tenantId: 'ws_b', correlationId: 'flip', target: { email: 'b2@b.example' } });
+    same.isNew = false;
+    await same.save();
+    expect(await raw('notifications', { _id: notification._id })).toMatchObject([{ tenantId: 'ws_b', target: { email: 'b2@b.example' } }]);
+  });
+
+  it('property: no replacement (any sort direction) and no save()/bulkSave() of a never-loaded document changes a notification’s tenantId', async () => {
+    const { Notification } = db.models;
+    const tenants = fc.constantFrom('ws_a', 'ws_b', 'undefined', undefined);
+    const routes = ['save', 'bulkSave', 'replaceOne', 'findOneAndReplace', 'bulkWrite'] as const;
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(tenants, tenants, fc.constantFrom(...routes), fc.constantFrom(1 as const, -1 as const), async (stored, claimed, route, direction) => {
+        fc.pre(stored !== claimed);
+        const correlationId = `prop-${run++}`;
+        const made = [];
+        for (const tenantId of [stored, claimed]) made.push(await Notification.create({ ...note, ...(tenantId === undefined ? {} : { tenantId }), correlationId, target: { email: 'n@example.com' } }));
+        const victim = made[0]!;
+        const replacement = { ...body({ tenantId: 'placeholder', correlationId, target: { email: 'attacker@example.com' } }), tenantId: claimed };
+        if (route === 'save' || route === 'bulkSave') {
+          const forged = new Notification({ _id: victim._id, ...replacement });
+          forged.isNew = false;
+          await outcome(() => (route === 'save' ? forged.save() : Notification.bulkSave([forged])));
+        } else {
+          const sort = { createdAt: direction, _id: direction };
+          if (route === 'replaceOne') await outcome(() => Notification.replaceOne({ correlationId }, replacement, { sort }).exec());
+          if (route === 'findOneAndReplace') await outcome(() => Notification.findOneAndReplace({ correlationId }, replacement, { sort }).exec());
+          if (route === 'bulkWrite') await outcome(() => Notification.bulkWrite([{ replaceOne: { filter: { correlationId }, replacement, sort } }]));
+        }
+        const after = await raw('notifications', { correlationId });
+        expect(Object.fromEntries(after.map((n) => [n._id, n.tenantId ?? null]))).toEqual(Object.fromEntries(made.map((n) => [n._id, n.tenantId ?? null])));
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('bulkSave() runs every rule of its documents: no cross-workspace session, no pipeline with a stream twice, nothing written', async () => {
+    const { Pipeline, Session } = db.models;
+    await expectInvalid(() => Session.bulkSave([new Session({ workspaceId: 'ws_a', principalType: 'user', principalId: 'usr_b', expiresAt: inAnHour() })]), 'principalId', /ws_a/);
+    const twice = [{ topic: 'dup', type: 'source' as const }, { topic: 'dup', type: 'source' as const }];
+    await expectInvalid(() => Pipeline.bulkSave([new Pipeline({ workspaceId: 'ws_a', name: 'Bulk twice', streams: twice })]), 'streams.1.topic', /twice/);
+    expect(await raw('sessions', { workspaceId: 'ws_a', principalId: 'usr_b' })).toHaveLength(0);
+    expect(await raw('pipelines', { name: 'Bulk twice' })).toHaveLength(0);
+    // Valid documents, new or loaded and changed, are still saved.
+    const fresh = new Session({ workspaceId: 'ws_b', principalType: 'user', principalId: 'usr_b', expiresAt: inAnHour() });
+    const loaded = (await Session.findOne({ workspaceId: 'ws_b', principalId: 'usr_b', _id: mongoose.trusted({ $ne: fresh._id }) }))!;
+    loaded.status = 'revoked';
+    await Session.bulkSave([fresh, loaded]);
+    expect(await raw('sessions', { _id: mongoose.trusted({ $in: [fresh._id, loaded._id] }) })).toHaveLength(2);
+    expect(await raw('sessions', { _id: loaded._id })).toMatchObject([{ status: 'revoked' }]);
   });
 });
