@@ -115,16 +115,21 @@ sessionSchema.index({ workspaceId: 1, status: 1, expiresAt: 1 });
 sessionSchema.pre('validate', function () {
   if (this.isNew && !this.$isDefault('_id') && !issued.has(this)) this.invalidate('_id', ISSUE_ONLY);
 });
+/** Whether a new session (a document, or a raw one) has an `_id` its caller chose. */
+function choosesId(model: { new (...args: never[]): object }, doc: unknown): boolean {
+  if (doc instanceof mongoose.Document && doc instanceof model) return !doc.$isDefault('_id') && !issued.has(doc);
+  return typeof doc === 'object' && doc !== null && '_id' in doc;
+}
 sessionSchema.pre('insertMany', function (docs: unknown) {
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
-    const chosen = doc instanceof this ? !doc.$isDefault('_id') && !issued.has(doc) : typeof doc === 'object' && doc !== null && '_id' in doc;
-    if (chosen) throw validationError([{ path: '_id', message: ISSUE_ONLY }]);
+    if (choosesId(this, doc)) throw validationError([{ path: '_id', message: ISSUE_ONLY }]);
   }
 });
+// bulkSave() sends its new documents as bulkWrite insertOnes of the documents themselves.
 sessionSchema.pre('bulkWrite', function (ops) {
   for (const op of ops) {
     const write = Object.values(op)[0] as { document?: object; upsert?: boolean } | undefined;
-    if (write?.upsert || (write?.document && '_id' in write.document)) throw validationError([{ path: '_id', message: ISSUE_ONLY }]);
+    if (write?.upsert || (write?.document && choosesId(this, write.document))) throw validationError([{ path: '_id', message: ISSUE_ONLY }]);
   }
 });
 sessionSchema.pre(['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace'], function () {

@@ -87,6 +87,7 @@ describe('Session', () => {
     // lean insertMany skips validation: refused on every model (issue 10), so no session gets in that way either.
     await expectInvalid(Session.insertMany([{ _id: chosen, ...fields }], { lean: true }), 'lean');
     await expectInvalid(Session.bulkWrite([{ insertOne: { document: { _id: chosen, ...fields } } }]), '_id', /Session\.issue/);
+    await expectInvalid(Session.bulkSave([new Session({ _id: chosen, ...fields })]), '_id', /Session\.issue/);
     await expectInvalid(Session.updateOne({ _id: chosen, workspaceId: 'ws_1' }, { $set: { status: 'active' } }, { upsert: true }), '_id', /Session\.issue/);
     await expectInvalid(Session.bulkWrite([{ updateOne: { filter: { _id: chosen, workspaceId: 'ws_1' }, update: { status: 'active' }, upsert: true } }]), '_id', /Session\.issue/);
     await expectInvalid(Session.issue({ ...forClient(), ttlSeconds: 0 }), 'ttlSeconds');
