@@ -150,14 +150,14 @@ function refuseSecretKeys(modelName: string, what: string, keys: Iterable<string
  * A sort (or an index hint, which sorts by its keys) may not name a secret: the order of the results would tell the
  * secret. Only the object form is accepted (the driver's array, Map and string forms name paths too).
  */
-function checkSort(modelName: string, sort: unknown, secrets: readonly string[]): void {
+function checkSort(modelName: string, sort: unknown, secrets: readonly string[], what: 'sort' | 'hint' = 'sort'): void {
   if (sort == null) return;
   if (typeof sort === 'string') {
     // An index hint by name: the name is made of its keys.
     if (secrets.some((secret) => sort.includes(secret))) throw new UnsafeQueryError(modelName, 'hint', 'an index hint on a secret is refused');
     return;
   }
-  if (!isRecord(sort)) throw new UnsafeQueryError(modelName, 'sort', 'a sort must be an object such as { name: 1 }');
+  if (!isRecord(sort)) throw new UnsafeQueryError(modelName, what, `a ${what} must be an object such as { name: 1 }`);
   refuseSecretKeys(modelName, 'sorting on', Object.keys(sort), secrets);
 }
 
@@ -356,7 +356,7 @@ export function safeQueries(schema: Schema): void {
     if (pinned) pinnedTenant(modelName, operationOf(this), this.getFilter(), this.getOptions());
     checkProjection(modelName, this.projection(), secrets);
     checkSort(modelName, this.getOptions().sort, secrets);
-    checkSort(modelName, this.getOptions().hint, secrets);
+    checkSort(modelName, this.getOptions().hint, secrets, 'hint');
     // mongoose keeps the field of a distinct() on the query itself.
     const distinct = (this as unknown as { _distinct?: unknown })._distinct;
     if (typeof distinct === 'string') refuseSecretKeys(modelName, 'distinct of', [distinct], secrets);
@@ -378,7 +378,7 @@ export function safeQueries(schema: Schema): void {
     for (const { write } of bulkFilters(ops)) {
       write.filter = safeFilter(this.modelName, write.filter, secrets);
       checkSort(this.modelName, (write as PlainObject).sort, secrets);
-      checkSort(this.modelName, (write as PlainObject).hint, secrets);
+      checkSort(this.modelName, (write as PlainObject).hint, secrets, 'hint');
     }
   });
 }
