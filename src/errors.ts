@@ -48,6 +48,11 @@ export class ConflictError extends Error {
 brand(ConflictError, 'ConflictError');
 
 /** A query of a workspace-scoped model does not constrain `workspaceId` to one workspace (and did not opt out). */
+/** A message part that may carry the caller's input, cut to a few hundred characters. */
+function cut(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
 export class TenantScopeError extends Error {
   override readonly name = 'TenantScopeError';
   readonly code = 'tenant-scope';
@@ -57,7 +62,7 @@ export class TenantScopeError extends Error {
     readonly operation: string,
     detail = 'must constrain workspaceId by equality to one workspace id',
   ) {
-    super(`${modelName}.${operation} ${detail} (or pass the query option allWorkspaces: true for a cross-workspace job)`);
+    super(`${modelName}.${operation} ${cut(detail)} (or pass the query option allWorkspaces: true for a cross-workspace job)`);
   }
 }
 brand(TenantScopeError, 'TenantScopeError');
@@ -73,11 +78,14 @@ export class UnsafeQueryError extends Error {
 
   constructor(
     readonly modelName: string,
-    readonly path: string,
+    path: string,
     reason: string,
   ) {
-    super(`${modelName}: ${reason}`);
+    super(`${modelName}: ${cut(reason)}`);
+    this.path = cut(path);
   }
+
+  readonly path: string;
 }
 brand(UnsafeQueryError, 'UnsafeQueryError');
 
@@ -316,5 +324,18 @@ export function describeError(error: unknown): DescribedError {
   if (error instanceof ConflictError || error instanceof mongoose.Error.VersionError) {
     return { status: 409, code: 'conflict', message: 'The document was changed by another writer: load it again and retry', fields: {} };
   }
+  const refused = refusedByMongoose(error);
+  if (refused) return { status: 400, code: 'unsafe-query', message: refused, fields: {} };
   return { status: 500, code: 'internal', message: 'Internal error', fields: {} };
+}
+
+/**
+ * Inputs mongoose itself refuses before the package's rules see them (it checks them first): the caller's input,
+ * so a 400, with mongoose's fixed message (it repeats no input).
+ */
+const MONGOOSE_INPUT_ERRORS = [/^Cannot use \$where filter with populate\(\) match$/, /^Arguments must be aggregate pipeline operators$/, /^Invalid sort\(\) argument/];
+function refusedByMongoose(error: unknown): string | undefined {
+  if (!(error instanceof mongoose.Error || error instanceof TypeError)) return undefined;
+  const known = MONGOOSE_INPUT_ERRORS.find((pattern) => pattern.test(error.message));
+  return known ? error.message.slice(0, 100) : undefined;
 }

@@ -2,8 +2,7 @@ import mongoose from 'mongoose';
 import { ID_PATTERN } from './contracts/rules.js';
 import { TenantScopeError } from './errors.js';
 import type { Models } from './makeModels.js';
-import { isPlainObject, type PlainObject } from './models/querySafety.js';
-import { TENANT_PATH } from './models/tenancy.js';
+import { asPlain, isPlainObject, plainUpdate, type PlainObject } from './models/querySafety.js';
 import { updatedPaths } from './models/updateGuards.js';
 
 /** The field that names a document's workspace, per model (a notification's `tenantId` is its workspace). */
@@ -40,7 +39,8 @@ function scoped(model: LooseModel, field: string, workspaceId: string): Record<(
   const conflict = (operation: string, given: unknown) =>
     new TenantScopeError(model.modelName, operation, `was given a ${field} other than its workspace "${workspaceId}" (${typeof given === 'string' ? `"${given}"` : typeof given})`);
   // The caller's filter, with the workspace added; a different workspace in it is an error, never replaced.
-  const filter = (operation: string, given: unknown): PlainObject => {
+  const filter = (operation: string, dto: unknown): PlainObject => {
+    const given = asPlain(dto);
     if (given == null) return { [field]: workspaceId };
     if (!isPlainObject(given)) throw new TypeError(`${model.modelName}.${operation}: a filter must be a plain object`);
     const own = given[field];
@@ -56,15 +56,18 @@ function scoped(model: LooseModel, field: string, workspaceId: string): Record<(
       else if (own !== workspaceId) throw conflict(operation, own);
       return given;
     }
-    if (!isPlainObject(given)) return given;
-    if (given[field] !== undefined && given[field] !== workspaceId) throw conflict(operation, given[field]);
-    return { ...given, [field]: workspaceId };
+    // A DTO is read by its own keys, as mongoose reads it.
+    const plain = asPlain(given);
+    if (!isPlainObject(plain)) return given;
+    if (plain[field] !== undefined && plain[field] !== workspaceId) throw conflict(operation, plain[field]);
+    return { ...plain, [field]: workspaceId };
   };
   // An update may not write the workspace field (an upsert takes it from the filter).
   const update = (operation: string, given: unknown): unknown => {
-    const path = updatedPaths(given).find((p) => p === field || p.startsWith(`${field}.`));
+    const plain = plainUpdate(given);
+    const path = updatedPaths(plain).find((p) => p === field || p.startsWith(`${field}.`));
     if (path) throw new TenantScopeError(model.modelName, operation, `cannot change ${field}`);
-    return given;
+    return plain;
   };
   const pipeline = (given: unknown): unknown[] => {
     const stages = Array.isArray(given) ? (given as unknown[]) : [];
@@ -74,7 +77,8 @@ function scoped(model: LooseModel, field: string, workspaceId: string): Record<(
   };
 
   // A query made here stays on its workspace even if a caller chains `.where('workspaceId', other)` to it.
-  const pin = <Q>(query: Q): Q => (field === TENANT_PATH ? ((query as { setOptions(o: object): Q }).setOptions({ forWorkspace: workspaceId }) as Q) : query);
+  // The tenant guard checks workspaceId against this option; a notification's tenantId is checked by pinnedTenant.
+  const pin = <Q>(query: Q): Q => (query as { setOptions(o: object): Q }).setOptions({ forWorkspace: workspaceId });
 
   return {
     find: (f, ...rest) => pin(model.find(filter('find', f), ...rest)),

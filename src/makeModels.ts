@@ -3,6 +3,7 @@ import { clientSchema, createClientModel } from './models/client.js';
 import { connectionSchema, createConnectionModel } from './models/connection.js';
 import { contactSchema, createContactModel } from './models/contact.js';
 import { createNotificationModel, notificationSchema } from './models/notification.js';
+import { UnsafeQueryError } from './errors.js';
 import { applyPackageRules } from './models/packageRules.js';
 import { createPipelineModel, pipelineSchema } from './models/pipeline.js';
 import { createSessionModel, sessionSchema } from './models/session.js';
@@ -81,6 +82,7 @@ export function makeModels(conn: MongooseConnection, options: MakeModelsOptions 
   if (!models) {
     models = registerLazily(conn);
     registered.set(conn, models);
+    refuseConnectionBulkWrite(conn);
   }
   return models;
 }
@@ -115,6 +117,29 @@ function registerLazily(conn: MongooseConnection): Models {
     Object.defineProperty(models, name, { configurable: false, enumerable: true, get: bind });
   }
   return models;
+}
+
+/**
+ * mongoose's `conn.bulkWrite(ops)` (MongoDB 8's cross-collection bulkWrite) casts each operation with its model but
+ * runs none of the model's middleware, so none of the package's rules: it refuses operations on the package's models.
+ */
+function refuseConnectionBulkWrite(conn: MongooseConnection): void {
+  const own = conn.bulkWrite.bind(conn) as (...args: unknown[]) => Promise<unknown>;
+  const ours = (model: unknown): boolean =>
+    typeof model === 'string' ? Object.hasOwn(FACTORIES, model) : model != null && (Object.keys(FACTORIES) as ModelName[]).some((name) => isPackageModel(model, name));
+  Object.defineProperty(conn, 'bulkWrite', {
+    configurable: true,
+    writable: true,
+    value: async (ops: unknown, ...rest: unknown[]) => {
+      const op = Array.isArray(ops) ? ops.find((o: unknown) => ours((o as { model?: unknown } | null)?.model)) : undefined;
+      if (op !== undefined) {
+        const model = (op as { model: unknown }).model;
+        const name = typeof model === 'string' ? model : (model as { modelName: string }).modelName;
+        throw new UnsafeQueryError(name, 'bulkWrite', `connection.bulkWrite() is refused on the package's models: it skips their rules; use ${name}.bulkWrite()`);
+      }
+      return own(ops, ...rest);
+    },
+  });
 }
 
 type Subclassable<M> = M & { __subclass(conn: MongooseConnection): M };

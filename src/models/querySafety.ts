@@ -3,7 +3,7 @@
 // middleware because mongoose lets a connection or global setting override a query's), code-running operators are
 // refused, and nothing filters, sorts or projects on a secret path.
 import mongoose, { type Aggregate, type Query, type Schema } from 'mongoose';
-import { UnsafeQueryError } from '../errors.js';
+import { TenantScopeError, UnsafeQueryError } from '../errors.js';
 import { secretPaths } from './secrets.js';
 
 // mongoose.trusted() marks an object with a symbol of mongoose's own: read it off a marked probe.
@@ -31,6 +31,29 @@ export function isPlainObject(value: unknown): value is PlainObject {
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * Whether the rules read `value` by its own enumerable keys: a plain object, or an instance of an application's class
+ * (a DTO), which mongoose reads by its keys too. Values mongoose treats as one value (dates, ids, buffers, regexps,
+ * documents) are not.
+ */
+export function isRecord(value: unknown): value is PlainObject {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  if (isPlainObject(value)) return true;
+  return !(value instanceof Date || value instanceof RegExp || value instanceof mongoose.Document || value instanceof Map || ArrayBuffer.isView(value) || '_bsontype' in value);
+}
+
+/** A record as a plain object (its own enumerable keys), so that no rule skips a DTO; anything else as it is. */
+export function asPlain(value: unknown): unknown {
+  return isRecord(value) && !isPlainObject(value) ? { ...(value as object) } : value;
+}
+
+/** An update (or a replacement) and its operators' objects as plain objects. */
+export function plainUpdate(update: unknown): unknown {
+  const plain = asPlain(update);
+  if (!isPlainObject(plain)) return plain;
+  return Object.fromEntries(Object.entries(plain).map(([key, value]) => [key, key.startsWith('$') ? asPlain(value) : value]));
+}
+
 function overlaps(secret: string, path: string): boolean {
   return path === secret || path.startsWith(`${secret}.`) || secret.startsWith(`${path}.`);
 }
@@ -41,7 +64,7 @@ function overlaps(secret: string, path: string): boolean {
  */
 export function findKey(value: unknown, refused: (key: string) => boolean, depth = 0): string | undefined {
   if (depth > MAX_DEPTH) return '…';
-  const items = Array.isArray(value) ? value.map((item) => ['', item] as const) : isPlainObject(value) ? Object.entries(value) : [];
+  const items = Array.isArray(value) ? value.map((item) => ['', item] as const) : isRecord(value) ? Object.entries(value) : [];
   for (const [key, item] of items) {
     if (key !== '' && refused(key)) return key;
     const found = findKey(item, refused, depth + 1);
@@ -66,7 +89,7 @@ function refuseUnsafeKeys(modelName: string, filter: unknown): void {
 /** A value that is an operator object (or an array, which mongoose would turn into `$in`) unless wrapped. */
 function needsEq(value: unknown): boolean {
   if (Array.isArray(value)) return true;
-  if (!isPlainObject(value)) return false;
+  if (!isRecord(value)) return false;
   const keys = Object.keys(value);
   return keys.some((k) => k.startsWith('$')) && !(keys.length === 1 && keys[0] === '$eq');
 }
@@ -121,6 +144,21 @@ function refuseSecretKeys(modelName: string, what: string, keys: Iterable<string
     const secret = secrets.find((s) => overlaps(s, key));
     if (secret) throw new UnsafeQueryError(modelName, key, `${what} ${key} is refused: ${secret} is a secret`);
   }
+}
+
+/**
+ * A sort (or an index hint, which sorts by its keys) may not name a secret: the order of the results would tell the
+ * secret. Only the object form is accepted (the driver's array, Map and string forms name paths too).
+ */
+function checkSort(modelName: string, sort: unknown, secrets: readonly string[], what: 'sort' | 'hint' = 'sort'): void {
+  if (sort == null) return;
+  if (typeof sort === 'string') {
+    // An index hint by name: the name is made of its keys.
+    if (secrets.some((secret) => sort.includes(secret))) throw new UnsafeQueryError(modelName, 'hint', 'an index hint on a secret is refused');
+    return;
+  }
+  if (!isRecord(sort)) throw new UnsafeQueryError(modelName, what, `a ${what} must be an object such as { name: 1 }`);
+  refuseSecretKeys(modelName, 'sorting on', Object.keys(sort), secrets);
 }
 
 const PROJECTION_OPERATORS = new Set(['$slice', '$elemMatch', '$meta']);
@@ -186,22 +224,43 @@ function skipsMiddleware(options: unknown): boolean {
 }
 
 /**
- * Refuses the `middleware` option that would skip the package's rules, on every query, aggregate, bulkWrite and
- * save. Applied last, so it runs first.
+ * Refuses the options that would switch the package's rules off, on every query, aggregate, bulkWrite and save:
+ * `middleware` (skips the hooks), `strict`/`strictQuery` (would store or filter unknown fields) and, on a
+ * workspace-scoped model or a query forWorkspace made, `collation` (a case- or punctuation-insensitive one makes
+ * "ws_a" match "WS_A" or "wsa": another tenant).
+ * Also makes a bulkWrite's operations and a query's update plain objects, so no later rule skips a DTO. Applied last,
+ * so it runs first.
  */
 export function refuseSkippedMiddleware(schema: Schema): void {
-  const refuse = (modelName: string, options: unknown) => {
-    if (skipsMiddleware(options)) throw new UnsafeQueryError(modelName, 'middleware', "the middleware option is refused: the package's rules always run");
+  const scoped = schema.path('workspaceId') != null;
+  const refuse = (modelName: string, ...all: unknown[]) => {
+    for (const options of all) {
+      if (skipsMiddleware(options)) throw new UnsafeQueryError(modelName, 'middleware', "the middleware option is refused: the package's rules always run");
+      if (!isRecord(options)) continue;
+      for (const option of ['strict', 'strictQuery']) {
+        if (options[option] !== undefined && options[option] !== schema.get(option as 'strict')) {
+          throw new UnsafeQueryError(modelName, option, `the ${option} option is refused: unknown fields are always errors`);
+        }
+      }
+      if (options.collation != null && (scoped || options.forWorkspace !== undefined)) {
+        throw new UnsafeQueryError(modelName, 'collation', 'a collation is refused on a workspace-scoped model: it could make another workspace id compare equal');
+      }
+    }
   };
   const gates = {
     query(this: Query<unknown, unknown>) {
-      refuse(this.model.modelName, this.getOptions());
+      refuse(this.model.modelName, this.getOptions(), this.mongooseOptions());
+      const update = this.getUpdate();
+      if (update != null) this.setUpdate(plainUpdate(update) as PlainObject);
     },
     aggregate(this: Aggregate<unknown>) {
       refuse(this.model().modelName, this.options);
     },
-    bulkWrite(this: { modelName: string }, _ops: unknown, options: unknown) {
+    bulkWrite(this: { modelName: string }, ops: unknown, options: unknown) {
       refuse(this.modelName, options);
+      if (!Array.isArray(ops)) return;
+      plainBulkOps(ops);
+      for (const op of ops as PlainObject[]) for (const kind of BULK_KINDS) refuse(this.modelName, op[kind]);
     },
     save(this: { constructor: { modelName: string } }, options: unknown) {
       refuse(this.constructor.modelName, options);
@@ -232,6 +291,27 @@ export function bulkFilters(ops: readonly unknown[]): BulkFilter[] {
   return found;
 }
 
+const BULK_KINDS = ['insertOne', 'updateOne', 'updateMany', 'replaceOne', 'deleteOne', 'deleteMany'];
+
+/**
+ * Makes every operation of a bulkWrite, its write, filter, update and document plain objects, in place, before any
+ * rule reads them: a class instance (a DTO) is read by its own keys as mongoose reads it, never skipped.
+ */
+export function plainBulkOps(ops: unknown[]): void {
+  ops.forEach((given, i) => {
+    const op = asPlain(given);
+    if (!isPlainObject(op)) return;
+    for (const kind of BULK_KINDS) {
+      const write = asPlain(op[kind]);
+      if (!isPlainObject(write)) continue;
+      for (const part of ['filter', 'document']) if (part in write) write[part] = asPlain(write[part]);
+      for (const part of ['update', 'replacement']) if (part in write) write[part] = plainUpdate(write[part]);
+      op[kind] = write;
+    }
+    ops[i] = op;
+  });
+}
+
 /** Checks a pipeline's stages after the first: none may reach another collection, write, or run code, unless trusted. */
 function checkLaterStages(modelName: string, stages: readonly unknown[]): void {
   stages.forEach((stage, i) => {
@@ -253,19 +333,30 @@ function checkLaterStages(modelName: string, stages: readonly unknown[]): void {
   });
 }
 
+/** A query forWorkspace made for a notification must still name its tenant, whatever was chained to it. */
+function pinnedTenant(modelName: string, operation: string, filter: unknown, options: unknown): void {
+  const pinned = isPlainObject(options) ? options.forWorkspace : undefined;
+  if (pinned !== undefined && equalities(filter).tenantId !== pinned) {
+    throw new TenantScopeError(modelName, operation, `was made by forWorkspace for "${String(pinned)}" but its filter names another tenantId`);
+  }
+}
+
 /**
  * Query safety for one schema (see the top of this file). An aggregate must start with a `$match`, checked as a
  * filter; right after it the secret paths are removed, so no later stage can read, match or sort on them.
  */
 export function safeQueries(schema: Schema): void {
   const secrets = secretPaths(schema);
+  // The tenant guard (tenancy.ts) pins workspaceId; a notification's workspace is its tenantId.
+  const pinned = schema.path('workspaceId') == null && schema.path('tenantId') != null;
 
   preFirst(schema, FILTERED_QUERIES, function (this: Query<unknown, unknown>) {
     const modelName = this.model.modelName;
     this.setQuery(safeFilter(modelName, this.getFilter(), secrets));
+    if (pinned) pinnedTenant(modelName, operationOf(this), this.getFilter(), this.getOptions());
     checkProjection(modelName, this.projection(), secrets);
-    const sort = this.getOptions().sort as unknown;
-    if (isPlainObject(sort)) refuseSecretKeys(modelName, 'sorting on', Object.keys(sort), secrets);
+    checkSort(modelName, this.getOptions().sort, secrets);
+    checkSort(modelName, this.getOptions().hint, secrets, 'hint');
     // mongoose keeps the field of a distinct() on the query itself.
     const distinct = (this as unknown as { _distinct?: unknown })._distinct;
     if (typeof distinct === 'string') refuseSecretKeys(modelName, 'distinct of', [distinct], secrets);
@@ -284,6 +375,10 @@ export function safeQueries(schema: Schema): void {
   });
 
   preFirst(schema, 'bulkWrite', function (this: { modelName: string }, ops: unknown[]) {
-    for (const { write } of bulkFilters(ops)) write.filter = safeFilter(this.modelName, write.filter, secrets);
+    for (const { write } of bulkFilters(ops)) {
+      write.filter = safeFilter(this.modelName, write.filter, secrets);
+      checkSort(this.modelName, (write as PlainObject).sort, secrets);
+      checkSort(this.modelName, (write as PlainObject).hint, secrets, 'hint');
+    }
   });
 }

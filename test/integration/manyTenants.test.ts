@@ -108,8 +108,11 @@ describe('many tenants on one connection', () => {
     const refs: WeakRef<object>[] = [];
     for (const name of names) refs.push(...(await useTenant(name)));
     for (const name of names) releaseTenant(root, name);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    gc();
+    // Under load a driver callback may still hold a tenant for a moment: collect again for up to 2 s.
+    for (let tries = 0; tries < 100 && refs.some((ref) => ref.deref() !== undefined); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      gc();
+    }
     expect(refs.filter((ref) => ref.deref() !== undefined)).toEqual([]);
   });
 
