@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // data-models: the package's command line. `demo` shows the package's main job end to end; `sync-indexes`
 // builds every model's indexes on a database (the explicit index build that tenant connections skip).
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
 import { forWorkspace, makeModels, nodeId, syncIndexes, type Models } from './index.js';
@@ -150,7 +151,9 @@ async function demo(uri: string | undefined, dbName: string | undefined, keep: b
   console.log(`Server: ${server.description} (ready in ${Date.now() - started} ms)`);
   const conn = await mongoose.createConnection(server.uri, { dbName: dbName ?? `data_models_demo_${Date.now()}` }).asPromise();
   try {
-    const models = makeModels(conn);
+    // Sink credentials are stored encrypted: the demo makes itself a key unless DATA_MODELS_SECRET_KEYS gives one.
+    const secretKeys = process.env.DATA_MODELS_SECRET_KEYS ? undefined : { current: 'demo', keys: { demo: randomBytes(32).toString('base64') } };
+    const models = makeModels(conn, { secretKeys });
     await run(models);
     if (!keep) await conn.dropDatabase();
     else console.log(`\nKept database "${conn.name}".`);
@@ -165,9 +168,7 @@ async function run(models: Models) {
   // The seed's usage example, verbatim.
   const workspace = await models.Workspace.create({ _id: 'ws_1', name: 'Acme' });
 
-  const client = new models.Client({ name: 'Storefront', allowedScopes: ['events:write'], allowedTopics: ['orders.raw'] });
-  await client.setSecret('demo-client-secret');
-  await client.save();
+  const { client, secret: clientSecret } = await models.Client.createWithSecret({ name: 'Storefront', allowedScopes: ['events:write'], allowedTopics: ['orders.raw'] });
 
   const connection = await models.Connection.create({
     name: 'Fulfilment webhook',
@@ -205,27 +206,29 @@ async function run(models: Models) {
   await user.setPassword('demo-user-password');
   await user.save();
 
-  const authenticated = await models.Client.authenticate(client._id, 'demo-client-secret');
-  const session = await models.Session.create({
+  const authenticated = await models.Client.authenticate(client._id, clientSecret);
+  const { session, token } = await models.Session.issue({
     workspaceId: workspace._id,
     principalId: authenticated!._id,
     principalType: 'client',
     scopes: authenticated!.allowedScopes,
     topics: authenticated!.allowedTopics,
     context: { via: 'demo' },
-    expiresAt: new Date(Date.now() + 3_600_000),
+    ttlSeconds: 3600,
   });
 
   const stored = await acme.Pipeline.findById(pipeline._id).lean();
+  const revealed = await connection.revealSecrets();
   const userWithWorkspace = await acme.User.findById(user._id).populate<{ workspace: { name: string } }>('workspace');
-  const live = await models.Session.findLive(session._id);
+  const live = await models.Session.verify(token);
 
   console.log(`
 Workspace   ${workspace._id}  "${workspace.name}"  code=${workspace.code}  status=${workspace.status}
-Client      ${client._id}  "${client.name}"  secret stored as scrypt hash; authenticate(secret) -> ${authenticated ? 'ok' : 'FAILED'}
+Client      ${client._id}  "${client.name}"  secret ${clientSecret.slice(0, 9)}… stored as an HMAC; authenticate(secret) -> ${authenticated ? 'ok' : 'FAILED'}
             as JSON: ${JSON.stringify(client)}
 Connection  ${connection._id}  "${connection.name}"  ${connection.type} ${connection.config.method} ${connection.config.url}
             as JSON (headers hidden): ${JSON.stringify(connection.toJSON().config)}
+            stored encrypted; revealSecrets() gives the sink runner headers: ${Object.keys(revealed.headers ?? {}).join(', ')}
 Pipeline    ${pipeline._id}  "${pipeline.name}"  code=${pipeline.code}  status=${stored!.status} (links checked: ${linkProblems.length} problems)
             streams:    ${stored!.streams.map((s) => `${s.topic} (${s.type})`).join(', ')}
             producers:  ${stored!.sourceClients.map((c) => `${c.clientId} -> ${c.streamName}`).join(', ')}
@@ -233,7 +236,7 @@ Pipeline    ${pipeline._id}  "${pipeline.name}"  code=${pipeline.code}  status=$
             sinks:      ${stored!.sinkConnections.map((c) => `${c.streamName} -> ${c.connectionId}`).join(', ')}
             layout:     ${Object.keys(stored!.nodePositions).length} node positions
 User        ${user._id}  username=${user.username}  workspace (populated)="${userWithWorkspace!.workspace.name}"
-Session     ${session._id}  ${session.principalType} ${session.principalId}  live=${live ? 'yes' : 'no'}  expires ${session.expiresAt.toISOString()}
+Session     ${session._id}  ${session.principalType} ${session.principalId}  live=${live ? 'yes' : 'no'} (verify(token); token ${token.slice(0, 9)}… is not stored)  expires ${session.expiresAt.toISOString()}
 `);
 }
 

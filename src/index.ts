@@ -1,5 +1,6 @@
 // The package's public API. Everything not exported here is internal.
-export { makeModels, releaseTenant, type Models, type ModelName } from './makeModels.js';
+export { makeModels, releaseTenant, type Models, type ModelName, type MakeModelsOptions } from './makeModels.js';
+export type { SecretKeys } from './secretBox.js';
 export {
   syncIndexes,
   planIndexes,
@@ -38,7 +39,7 @@ export {
   type NodePosition,
   type LinkProblem,
 } from './models/pipeline.js';
-export { clientSchema, createClientModel, type Client, type ClientDocument, type ClientModel } from './models/client.js';
+export { clientSchema, createClientModel, type Client, type ClientDocument, type ClientModel, type ClientFields } from './models/client.js';
 export {
   connectionSchema,
   createConnectionModel,
@@ -47,9 +48,20 @@ export {
   type ConnectionDocument,
   type ConnectionModel,
   type ConnectionConfig,
+  type RevealedSecrets,
+  reencryptSecrets,
 } from './models/connection.js';
 export { userSchema, createUserModel, type User, type UserDocument, type UserModel } from './models/user.js';
-export { sessionSchema, createSessionModel, type Session, type SessionDocument, type SessionModel } from './models/session.js';
+export {
+  sessionSchema,
+  createSessionModel,
+  isLive,
+  type Session,
+  type SessionDocument,
+  type SessionModel,
+  type LiveSession,
+  type IssueFields,
+} from './models/session.js';
 export {
   notificationSchema,
   createNotificationModel,

@@ -9,6 +9,7 @@ import { createPipelineModel, pipelineSchema } from './models/pipeline.js';
 import { createSessionModel, sessionSchema } from './models/session.js';
 import { createUserModel, userSchema } from './models/user.js';
 import { createWorkspaceModel, workspaceSchema } from './models/workspace.js';
+import { configureSecretKeys, type SecretKeys } from './secretBox.js';
 
 /** Every schema of the package by model name; the cross-model rules are applied to them here, once. */
 export const SCHEMAS = {
@@ -54,6 +55,14 @@ export type ModelName = keyof Models;
 
 const registered = new WeakMap<MongooseConnection, Models>();
 
+export interface MakeModelsOptions {
+  /**
+   * The keys that encrypt sink credentials at rest (AES-256-GCM): key id → base64 of 32 random bytes; `current`
+   * encrypts, every key decrypts. Without it, the JSON of the environment variable DATA_MODELS_SECRET_KEYS.
+   */
+  secretKeys?: SecretKeys;
+}
+
 /**
  * Registers all eight models on `conn` (never on mongoose's default connection) and returns them. Calling it again
  * with the same connection returns the same object; each `conn.useDb(name)` gets models of its own, so tenants'
@@ -61,13 +70,15 @@ const registered = new WeakMap<MongooseConnection, Models>();
  * service touches, and `makeModels` itself sends nothing to the server. Index builds follow the connection's own
  * `autoIndex`/`autoCreate` options when a model is first used: pass `autoIndex: false, autoCreate: false` for
  * tenant connections and build indexes once with `syncIndexes(models)`. `releaseTenant(root, name)` releases a
- * `root.useDb(name)` tenant.
+ * `root.useDb(name)` tenant. The options of the first call on a connection are kept; a later call with other
+ * `secretKeys` throws.
  */
-export function makeModels(conn: MongooseConnection): Models {
+export function makeModels(conn: MongooseConnection, options: MakeModelsOptions = {}): Models {
   if (!conn || typeof conn.model !== 'function' || typeof conn.useDb !== 'function') {
     throw new TypeError('makeModels(conn) needs a mongoose Connection, e.g. mongoose.createConnection(uri)');
   }
   let models = registered.get(conn);
+  configureSecretKeys(conn, options.secretKeys, !models);
   if (!models) {
     models = registerLazily(conn);
     registered.set(conn, models);

@@ -51,7 +51,7 @@ export const INPUT_LIMITS = {
     'transforms.expression': { chars: 20_000 },
     'transforms.description': DESCRIPTION,
   },
-  Client: { _id: ID, name: NAME, secretHash: HASH, secretSalt: HASH, allowedScopes: { items: 200 }, allowedTopics: { items: 1000 } },
+  Client: { _id: ID, name: NAME, secretHash: HASH, secretSalt: HASH, previousSecretHash: HASH, previousSecretSalt: HASH, allowedScopes: { items: 200 }, allowedTopics: { items: 1000 } },
   Connection: {
     _id: ID,
     name: NAME,

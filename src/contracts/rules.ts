@@ -75,3 +75,35 @@ export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-
 
 /** Every other id: 1 to 128 letters, digits, `_`, `-`, `.` or `:`, so ids stay safe in URLs, topics and logs. */
 export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** An HTTP header name: an RFC 9110 token. */
+export const HEADER_NAME_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Why a sink's HTTP header is refused (never quoting its value, which may be a credential), or undefined. */
+export function headerProblem(name: string, value: unknown): string | undefined {
+  if (!HEADER_NAME_PATTERN.test(name)) return `header name ${JSON.stringify(name.slice(0, 100))} is not an RFC 9110 token`;
+  if (typeof value !== 'string') return `header ${name} must have a string value`;
+  if (/[\r\n\0]/.test(value)) return `header ${name} may not hold CR, LF or NUL`;
+  return undefined;
+}
+
+// Link-local and cloud metadata endpoints: a sink pointed there would hand the platform's own cloud credentials
+// to whoever configured the sink.
+const METADATA_HOSTS = ['metadata.google.internal', 'metadata', 'fd00:ec2::254'];
+
+function isLinkLocalOrMetadata(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  if (METADATA_HOSTS.includes(host)) return true;
+  if (/^169\.254\.\d+\.\d+$/.test(host)) return true;
+  // fe80::/10, and IPv4-mapped 169.254.x.x (which URL writes as ::ffff:a9fe:xxxx).
+  return /^fe[89ab][0-9a-f]:/.test(host) || /^::ffff:a9fe:/.test(host);
+}
+
+/** Why a sink URL is refused, or undefined: http(s) with a host, no credentials in it, no link-local or metadata address. */
+export function sinkUrlProblem(value: string): string | undefined {
+  if (!isHttpUrl(value)) return 'must be an http(s) URL';
+  const url = new URL(value);
+  if (url.username || url.password) return 'may not carry credentials: put them in a header (headers are encrypted), e.g. Authorization';
+  if (isLinkLocalOrMetadata(url.hostname)) return 'may not point at a link-local or cloud metadata address';
+  return undefined;
+}

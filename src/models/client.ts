@@ -1,54 +1,131 @@
-import mongoose, { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
+import { type Connection, type InferRawDocType, type InferSchemaType, type ObtainSchemaGeneric, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
-import { hashSecret, verifySecret } from '../secretHashing.js';
+import { ID_PATTERN } from '../contracts/rules.js';
+import { ConflictError, validationErrorOf as validationError } from '../errors.js';
+import { clientSecretMatches, hashClientSecret, isToken, newToken, TOKEN_PREFIXES } from '../secretHashing.js';
 import { idField, nameField, schemaOptions, stringListField } from './fields.js';
 
-const SET_SECRET = 'is required: call client.setSecret(secret) before saving';
+const SET_SECRET = 'is required: create the client with Client.createWithSecret(fields)';
+/** The longest grace period of a rotation: long enough to redeploy every producer, short enough to end. */
+const MAX_GRACE_SECONDS = 30 * 24 * 3600;
+
+// The fields a caller gives; the secret fields are made by the package.
+const clientFields = {
+  _id: idField('cl'),
+  name: nameField,
+  // Served query: the authorizer lists or checks clients by status.
+  status: { type: String, enum: ACTIVE_STATUSES, default: 'active', required: true, index: true },
+  allowedScopes: stringListField,
+  allowedTopics: stringListField,
+} as const;
+/** What `Client.createWithSecret` takes: the client's fields, without the secret ones (the package makes those). */
+export type ClientFields = Partial<InferRawDocType<typeof clientFields>> & { name: string };
 
 /** A global source producer; pipelines link it through `Pipeline.sourceClients`. */
 export const clientSchema = Schema.create(
   {
-    _id: idField('cl'),
-    name: nameField,
-    // Served query: the authorizer lists or checks clients by status.
-    status: { type: String, enum: ACTIVE_STATUSES, default: 'active', required: true, index: true },
+    ...clientFields,
+    // HMAC-SHA-256 of the secret keyed by secretSalt (random machine secrets need no slow hash).
     secretHash: { type: String, required: [true, `secretHash ${SET_SECRET}`], select: false },
     secretSalt: { type: String, required: [true, `secretSalt ${SET_SECRET}`], select: false },
-    allowedScopes: stringListField,
-    allowedTopics: stringListField,
+    // The secret before the last rotation, accepted until previousSecretExpiresAt (the grace period).
+    previousSecretHash: { type: String, select: false },
+    previousSecretSalt: { type: String, select: false },
+    previousSecretExpiresAt: { type: Date, select: false },
   },
   {
     ...schemaOptions,
     // Edited by people: a stale save() is a ConflictError, whatever field changed.
     optimisticConcurrency: true,
     methods: {
-      /** Hashes `secret` (scrypt, random salt) into secretHash/secretSalt; save the client afterwards. */
-      async setSecret(secret: string): Promise<void> {
-        const { hash, salt } = await hashSecret(secret);
-        this.set({ secretHash: hash, secretSalt: salt });
+      /**
+       * Replaces the client's secret with a new one and saves it; the previous secret keeps working for
+       * `graceSeconds` (0: not at all), then never. Returns the new secret: it is stored only as a hash.
+       */
+      async rotateSecret({ graceSeconds }: { graceSeconds: number }): Promise<{ secret: string }> {
+        if (typeof graceSeconds !== 'number' || !(graceSeconds >= 0 && graceSeconds <= MAX_GRACE_SECONDS)) {
+          throw validationError([{ path: 'graceSeconds', message: `graceSeconds must be a number from 0 to ${MAX_GRACE_SECONDS}` }]);
+        }
+        // Read and written through the driver: secret paths never go through model queries.
+        const stored = await this.collection.findOne<StoredSecret>({ _id: this._id as never }, { projection: { secretHash: 1, secretSalt: 1 } });
+        if (!stored) throw new ConflictError('Client', this._id);
+        const secret = newToken(TOKEN_PREFIXES.clientSecret);
+        const { hash, salt } = hashClientSecret(secret);
+        const now = new Date();
+        const previous = { previousSecretHash: stored.secretHash, previousSecretSalt: stored.secretSalt, previousSecretExpiresAt: new Date(now.getTime() + graceSeconds * 1000) };
+        const result = await this.collection.updateOne(
+          // Two concurrent rotations: the second finds the hash changed and fails, so no secret is lost silently.
+          { _id: this._id as never, secretHash: stored.secretHash },
+          graceSeconds > 0
+            ? { $set: { secretHash: hash, secretSalt: salt, updatedAt: now, ...previous } }
+            : { $set: { secretHash: hash, secretSalt: salt, updatedAt: now }, $unset: { previousSecretHash: '', previousSecretSalt: '', previousSecretExpiresAt: '' } },
+        );
+        if (result.matchedCount === 0) throw new ConflictError('Client', this._id);
+        return { secret };
       },
     },
     statics: {
       /**
-       * The active client with this id whose secret matches, or null (unknown id, inactive client and wrong secret
-       * all give null, in about the same time).
+       * Creates a client with a new secret: 256 bits from the system's CSPRNG, prefixed `espc_` and checksummed.
+       * The secret is returned once and stored only as a keyed hash.
        */
-      async authenticate(clientId: string, secret: string) {
-        // The models refuse to select a secret: the hash is read through the driver.
-        const client = await this.findOne({ _id: String(clientId), status: 'active' });
-        const stored = client && (await (this.collection as unknown as mongoose.mongo.Collection<{ _id: string; secretHash?: string; secretSalt?: string }>).findOne({ _id: client._id }, { projection: { secretHash: 1, secretSalt: 1 } }));
-        const ok = await verifySecret(secret, stored?.secretHash, stored?.secretSalt);
-        return client && ok ? client : null;
+      async createWithSecret(fields: ClientFields) {
+        const secret = newToken(TOKEN_PREFIXES.clientSecret);
+        const { hash, salt } = hashClientSecret(secret);
+        const created = await this.create({ ...fields, ...NO_SECRETS, secretHash: hash, secretSalt: salt });
+        // The returned document is the one a query would give: without the hash in memory.
+        return { client: this.hydrate(created.toObject()), secret };
+      },
+      /**
+       * The active client with this id whose secret (or previous secret, within its grace period) matches, or null.
+       * Malformed input gives null without a query; one read by `_id`, then an HMAC (microseconds, not scrypt).
+       */
+      async authenticate(clientId: unknown, secret: unknown) {
+        if (typeof clientId !== 'string' || !ID_PATTERN.test(clientId) || !isToken(secret, TOKEN_PREFIXES.clientSecret)) return null;
+        // By `_id` alone, the server's fastest path; the status is checked here.
+        const stored = await this.collection.findOne<StoredSecret & Record<string, unknown>>({ _id: clientId as never });
+        if (stored?.status !== 'active') return null;
+        const ok =
+          clientSecretMatches(secret, stored.secretHash, stored.secretSalt) ||
+          (stored.previousSecretExpiresAt instanceof Date &&
+            stored.previousSecretExpiresAt.getTime() > Date.now() &&
+            clientSecretMatches(secret, stored.previousSecretHash, stored.previousSecretSalt));
+        if (!ok) return null;
+        const { secretHash, secretSalt, previousSecretHash, previousSecretSalt, previousSecretExpiresAt, ...client } = stored;
+        return this.hydrate(client);
       },
     },
   },
 );
 
+interface StoredSecret {
+  secretHash?: string;
+  secretSalt?: string;
+  previousSecretHash?: string;
+  previousSecretSalt?: string;
+  previousSecretExpiresAt?: Date;
+}
+const NO_SECRETS: Record<keyof StoredSecret, undefined> = {
+  secretHash: undefined,
+  secretSalt: undefined,
+  previousSecretHash: undefined,
+  previousSecretSalt: undefined,
+  previousSecretExpiresAt: undefined,
+};
 
 export type Client = InferSchemaType<typeof clientSchema>;
 export type ClientDocument = ObtainSchemaGeneric<typeof clientSchema, 'THydratedDocumentType'>;
 
-export function createClientModel(conn: Connection) {
+/** The statics' results typed with the document's methods (inside the schema they can only see the raw type). */
+export interface ClientStatics {
+  createWithSecret(fields: ClientFields): Promise<{ client: ClientDocument; secret: string }>;
+  authenticate(clientId: unknown, secret: unknown): Promise<ClientDocument | null>;
+}
+
+function registerClientModel(conn: Connection) {
   return conn.model('Client', clientSchema);
+}
+export function createClientModel(conn: Connection) {
+  return registerClientModel(conn) as ClientStatics & ReturnType<typeof registerClientModel>;
 }
 export type ClientModel = ReturnType<typeof createClientModel>;

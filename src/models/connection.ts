@@ -1,7 +1,11 @@
-import { type Connection as MongooseConnection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
+import mongoose, { type Connection as MongooseConnection, type InferSchemaType, type ObtainSchemaGeneric, type Query, Schema } from 'mongoose';
 import { ACTIVE_STATUSES, CONNECTION_TYPES, HTTP_METHODS, type ConnectionType } from '../contracts/enums.js';
-import { isHttpUrl, S3_BUCKET_PATTERN, S3_REGION_PATTERN } from '../contracts/rules.js';
+import { headerProblem, S3_BUCKET_PATTERN, S3_REGION_PATTERN, sinkUrlProblem } from '../contracts/rules.js';
+import { SecretDecryptionError, validationErrorOf as validationError } from '../errors.js';
+import { newId } from '../ids.js';
+import { HOW_TO_CONFIGURE, keyRingOf, open, seal, sealedWith, type KeyRing } from '../secretBox.js';
 import { idField, nameField, schemaOptions } from './fields.js';
+import { equalities } from './querySafety.js';
 import { variantFields } from './variantFields.js';
 
 /** Which `config` fields each connection type requires; a field of the other type is refused. */
@@ -14,14 +18,19 @@ export const CONNECTION_CONFIG_FIELDS = {
 const connectionConfigSchema = Schema.create(
   {
     // HTTP
-    url: { type: String, trim: true, validate: { validator: isHttpUrl, message: 'config.url must be an http(s) URL' } },
+    url: {
+      type: String,
+      trim: true,
+      validate: { validator: (v: string) => sinkUrlProblem(v) === undefined, message: (props: { value: string }) => `config.url ${sinkUrlProblem(props.value)}` },
+    },
     method: { type: String, enum: HTTP_METHODS },
-    // Header values often carry credentials (Authorization), so they are hidden like the S3 secret.
+    // Header values often carry credentials (Authorization): each is stored encrypted, and hidden.
     headers: { type: Map, of: String, select: false },
     // S3
     bucket: { type: String, trim: true, match: [S3_BUCKET_PATTERN, 'config.bucket is not a valid S3 bucket name'] },
     region: { type: String, trim: true, match: [S3_REGION_PATTERN, 'config.region is not a region like eu-west-1'] },
     accessKeyId: { type: String, trim: true },
+    // Stored encrypted, and hidden.
     secretAccessKey: { type: String, select: false },
   },
   { _id: false, strict: 'throw' },
@@ -37,8 +46,28 @@ export const connectionSchema = Schema.create(
     status: { type: String, enum: ACTIVE_STATUSES, default: 'active', required: true, index: true },
     config: { type: connectionConfigSchema, required: true },
   },
-  // Edited by people: a stale save() is a ConflictError, whatever field changed.
-  { ...schemaOptions, optimisticConcurrency: true },
+  {
+    ...schemaOptions,
+    // Edited by people: a stale save() is a ConflictError, whatever field changed.
+    optimisticConcurrency: true,
+    methods: {
+      /**
+       * The connection's credentials in plain text, for the sink runner: the one way to read them. Throws a
+       * SecretDecryptionError naming the field when a value cannot be decrypted.
+       */
+      async revealSecrets(): Promise<RevealedSecrets> {
+        const stored = await this.collection.findOne<{ config?: StoredSecrets }>({ _id: this._id as never }, { projection: { 'config.secretAccessKey': 1, 'config.headers': 1 } });
+        const ring = keyRingOf(this.db);
+        const revealed: RevealedSecrets = {};
+        const { secretAccessKey, headers } = stored?.config ?? {};
+        if (secretAccessKey != null) revealed.secretAccessKey = openField(ring, this._id, SECRET_KEY_PATH, secretAccessKey);
+        if (headers != null) {
+          revealed.headers = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, openField(ring, this._id, `${HEADERS_PATH}.${name}`, value)]));
+        }
+        return revealed;
+      },
+    },
+  },
 );
 
 // The rule links two paths (type and config): checked on documents and on updates.
@@ -50,12 +79,244 @@ connectionSchema.plugin(variantFields, {
   label: (type: string) => `a ${type} connection`,
 });
 
+connectionSchema.pre('validate', function () {
+  const headers = this.config?.headers;
+  if (headers instanceof Map) {
+    for (const [name, value] of headers) {
+      const problem = headerProblem(name, value);
+      if (problem) this.invalidate(`${HEADERS_PATH}.${name}`, `config.headers: ${problem}`);
+    }
+  }
+});
 
 export type Connection = InferSchemaType<typeof connectionSchema>;
 export type ConnectionDocument = ObtainSchemaGeneric<typeof connectionSchema, 'THydratedDocumentType'>;
 export type ConnectionConfig = InferSchemaType<typeof connectionConfigSchema>;
+/** What `connection.revealSecrets()` returns: the credentials the connection has, in plain text. */
+export interface RevealedSecrets {
+  secretAccessKey?: string;
+  headers?: Record<string, string>;
+}
 
 export function createConnectionModel(conn: MongooseConnection) {
   return conn.model('Connection', connectionSchema);
 }
 export type ConnectionModel = ReturnType<typeof createConnectionModel>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Encryption at rest of `config.secretAccessKey` and every `config.headers` value, on every write path. The
+// associated data names the connection and the field, so a value moved elsewhere does not decrypt.
+
+const SECRET_KEY_PATH = 'config.secretAccessKey';
+const HEADERS_PATH = 'config.headers';
+type Plain = Record<string, unknown>;
+type StoredSecrets = { secretAccessKey?: unknown; headers?: Record<string, unknown> };
+
+const context = (id: string, path: string) => `Connection ${id} ${path}`;
+
+function requireRing(conn: MongooseConnection): KeyRing {
+  const ring = keyRingOf(conn);
+  if (!ring) throw new Error(`Connection credentials are stored encrypted and no key is configured: ${HOW_TO_CONFIGURE}`);
+  return ring;
+}
+
+function openField(ring: KeyRing | undefined, id: string, path: string, value: unknown): string {
+  try {
+    return open(ring, value, context(id, path));
+  } catch (error) {
+    throw new SecretDecryptionError(id, path, (error as Error).message);
+  }
+}
+
+/** Seals one header value, after checking it (a value is a credential: it is never quoted in an error). */
+function sealHeader(ring: KeyRing, id: string, name: string, value: unknown): string {
+  const problem = headerProblem(name, value);
+  if (problem) throw validationError([{ path: `${HEADERS_PATH}.${name}`, message: `config.headers: ${problem}` }]);
+  return seal(ring, value as string, context(id, `${HEADERS_PATH}.${name}`));
+}
+
+function sealHeaders(ring: KeyRing, id: string, headers: unknown): unknown {
+  if (!headers || typeof headers !== 'object') return headers;
+  const entries = headers instanceof Map ? [...headers] : Object.entries(headers);
+  return Object.fromEntries(entries.map(([name, value]) => [name, sealHeader(ring, id, String(name), value)]));
+}
+
+function sealSecretKey(ring: KeyRing, id: string, value: unknown): unknown {
+  return typeof value === 'string' ? seal(ring, value, context(id, SECRET_KEY_PATH)) : value;
+}
+
+function sealConfig(ring: KeyRing, id: string, config: unknown): unknown {
+  if (!config || typeof config !== 'object') return config;
+  const sealed: Plain = { ...(config as Plain) };
+  if ('secretAccessKey' in sealed) sealed.secretAccessKey = sealSecretKey(ring, id, sealed.secretAccessKey);
+  if ('headers' in sealed) sealed.headers = sealHeaders(ring, id, sealed.headers);
+  return sealed;
+}
+
+/** The value of one `$set` path, sealed when it is or holds a secret. */
+function sealPath(ring: KeyRing, id: string, path: string, value: unknown): unknown {
+  if (path === 'config') return sealConfig(ring, id, value);
+  if (path === SECRET_KEY_PATH) return sealSecretKey(ring, id, value);
+  if (path === HEADERS_PATH) return sealHeaders(ring, id, value);
+  if (path.startsWith(`${HEADERS_PATH}.`)) return sealHeader(ring, id, path.slice(HEADERS_PATH.length + 1), value);
+  return value;
+}
+
+const holdsSecret = (path: string) => path === 'config' || path === SECRET_KEY_PATH || path === HEADERS_PATH || path.startsWith(`${HEADERS_PATH}.`);
+const SETTERS = ['$set', '$setOnInsert'];
+
+/** Whether an update document writes a secret (operators other than $set/$setOnInsert/$unset are refused elsewhere). */
+function writesSecret(update: unknown): boolean {
+  if (!update || typeof update !== 'object' || Array.isArray(update)) return false;
+  return Object.entries(update).some(([key, value]) =>
+    SETTERS.includes(key) ? Object.keys((value ?? {}) as Plain).some(holdsSecret) : !key.startsWith('$') && holdsSecret(key),
+  );
+}
+
+function sealUpdate(ring: KeyRing, id: string, update: Plain): Plain {
+  const sealFields = (fields: Plain) => Object.fromEntries(Object.entries(fields).map(([path, value]) => [path, sealPath(ring, id, path, value)]));
+  return Object.fromEntries(
+    Object.entries(update).map(([key, value]) => [key, SETTERS.includes(key) ? sealFields(value as Plain) : key.startsWith('$') ? value : sealPath(ring, id, key, value)]),
+  );
+}
+
+/** A raw document (insertMany, bulkWrite insertOne) with its secrets sealed; it gets its `_id` now, as the seal needs it. */
+function sealRawDocument(ring: () => KeyRing, doc: Plain): Plain {
+  if (!doc.config || typeof doc.config !== 'object') return doc;
+  const id = typeof doc._id === 'string' ? doc._id : newId('cn');
+  return { ...doc, _id: id, config: sealConfig(ring(), id, doc.config) };
+}
+
+// save() and create(): seal what the caller set (a value already sealed was loaded, or sealed by a failed save).
+connectionSchema.pre('save', function () {
+  if (!this.config) return;
+  const id = this._id;
+  const key: unknown = this.get(SECRET_KEY_PATH);
+  if (this.isModified(SECRET_KEY_PATH) && typeof key === 'string' && !sealedWith(key)) this.set(SECRET_KEY_PATH, sealSecretKey(requireRing(this.db), id, key));
+  const headers: unknown = this.get(HEADERS_PATH);
+  if (this.isModified(HEADERS_PATH) && headers instanceof Map) {
+    for (const [name, value] of headers as Map<string, unknown>) {
+      if (typeof value === 'string' && !sealedWith(value)) headers.set(name, sealHeader(requireRing(this.db), id, name, value));
+    }
+  }
+});
+
+connectionSchema.pre('insertMany', function (docs: unknown) {
+  const ring = () => requireRing(this.db);
+  const list: unknown[] = Array.isArray(docs) ? docs : [docs];
+  list.forEach((doc, i) => {
+    if (!doc || typeof doc !== 'object' || doc instanceof mongoose.Document) return; // documents are sealed below
+    if (Array.isArray(docs)) docs[i] = sealRawDocument(ring, doc as Plain);
+    else Object.assign(doc, sealRawDocument(ring, doc as Plain));
+  });
+});
+connectionSchema.pre('bulkWrite', function (ops) {
+  const ring = () => requireRing(this.db);
+  ops.forEach((op, i) => {
+    if ('insertOne' in op) {
+      ops[i] = { insertOne: { ...op.insertOne, document: sealRawDocument(ring, op.insertOne.document as Plain) as never } };
+      return;
+    }
+    const write = 'updateOne' in op ? op.updateOne : 'updateMany' in op ? op.updateMany : 'replaceOne' in op ? op.replaceOne : undefined;
+    if (!write) return;
+    const replacement = 'replacement' in write ? (write.replacement as Plain) : undefined;
+    const update = 'update' in write ? (write.update as Plain) : undefined;
+    if (!(replacement ? replacement.config != null : writesSecret(update))) return;
+    const id = pinnedId(write.filter) ?? replacement?._id;
+    if (typeof id !== 'string') {
+      throw validationError([{ path: 'config', message: "bulkWrite writes of a connection's credentials need the connection's _id in the filter" }]);
+    }
+    if (replacement) (write as { replacement: unknown }).replacement = { ...replacement, config: sealConfig(ring(), id, replacement.config) };
+    else (write as { update: unknown }).update = sealUpdate(ring(), id, update!);
+  });
+});
+
+/** The `_id` a filter fixes by equality, also inside the `$and` that other rules wrap a filter in. */
+function pinnedId(filter: unknown): string | undefined {
+  const id = equalities(filter)._id;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/**
+ * The one connection a query update writes, pinned in its filter: the seal is bound to it. Its `_id` from the
+ * filter, else the document the filter matches, else (nothing matches yet) a new id for an upsert.
+ */
+async function pinTarget(query: Query<unknown, unknown>): Promise<string> {
+  const filter = query.getFilter() as Plain;
+  const pinned = pinnedId(filter);
+  if (pinned !== undefined) return pinned;
+  const found = await query.model.findOne(filter, { _id: 1 }, { sort: query.getOptions().sort }).lean<{ _id: string }>();
+  const id = found?._id ?? newId('cn');
+  query.where({ _id: id });
+  return id;
+}
+
+connectionSchema.pre(['updateOne', 'findOneAndUpdate'], async function () {
+  const update = this.getUpdate() as Plain | null;
+  if (!writesSecret(update)) return;
+  const ring = requireRing(this.model.db);
+  this.setUpdate(sealUpdate(ring, await pinTarget(this), update!));
+});
+
+// Each connection's seal differs, so an updateMany of credentials becomes one updateOne per matched connection.
+connectionSchema.pre('updateMany', async function () {
+  const update = this.getUpdate() as Plain | null;
+  if (!writesSecret(update)) return;
+  const ring = requireRing(this.model.db);
+  const filter = this.getFilter() as Plain;
+  const pinned = pinnedId(filter);
+  const ids = pinned !== undefined ? [pinned] : (await this.model.find(filter, { _id: 1 }).lean<Array<{ _id: string }>>()).map((d) => d._id);
+  if (ids.length <= 1) {
+    const id = ids[0] ?? newId('cn');
+    this.where({ _id: id });
+    this.setUpdate(sealUpdate(ring, id, update!));
+    return;
+  }
+  let matchedCount = 0;
+  let modifiedCount = 0;
+  for (const id of ids) {
+    // Sealed by the updateOne hook, for this one connection.
+    const result = await this.model.updateOne({ ...filter, _id: id }, update!, { ...this.getOptions(), upsert: false } as mongoose.mongo.UpdateOptions);
+    matchedCount += result.matchedCount;
+    modifiedCount += result.modifiedCount;
+  }
+  throw mongoose.skipMiddlewareFunction({ acknowledged: true, matchedCount, modifiedCount, upsertedCount: 0, upsertedId: null });
+});
+
+connectionSchema.pre(['replaceOne', 'findOneAndReplace'], async function () {
+  const replacement = this.getUpdate() as Plain | null;
+  if (!replacement?.config) return;
+  const ring = requireRing(this.model.db);
+  const id = typeof replacement._id === 'string' ? replacement._id : await pinTarget(this);
+  this.setUpdate({ ...replacement, config: sealConfig(ring, id, replacement.config) });
+});
+
+/**
+ * Moves every stored credential of the connections to the current key and returns how many connections and values
+ * it rewrote. Values under older keys keep decrypting until then; afterwards the older keys can be removed.
+ */
+export async function reencryptSecrets(models: { Connection: ConnectionModel }): Promise<{ connections: number; values: number }> {
+  const { Connection } = models;
+  const ring = requireRing(Connection.db);
+  const cursor = Connection.collection.find<{ _id: string; config?: StoredSecrets }>(
+    { $or: [{ [SECRET_KEY_PATH]: { $exists: true } }, { [HEADERS_PATH]: { $exists: true } }] },
+    { projection: { [SECRET_KEY_PATH]: 1, [HEADERS_PATH]: 1 } },
+  );
+  let connections = 0;
+  let values = 0;
+  for await (const doc of cursor) {
+    const stored: Array<[string, unknown]> = [];
+    if (doc.config?.secretAccessKey != null) stored.push([SECRET_KEY_PATH, doc.config.secretAccessKey]);
+    for (const [name, value] of Object.entries(doc.config?.headers ?? {})) stored.push([`${HEADERS_PATH}.${name}`, value]);
+    const moved = stored.filter(([, value]) => sealedWith(value) !== ring.current);
+    if (moved.length === 0) continue;
+    const $set = Object.fromEntries(moved.map(([path, value]) => [path, seal(ring, openField(ring, doc._id, path, value), context(doc._id, path))]));
+    // Only if no one rewrote these values meanwhile (a new write is under the current key already).
+    const result = await Connection.collection.updateOne({ _id: doc._id, ...Object.fromEntries(moved) } as never, { $set });
+    if (result.modifiedCount > 0) {
+      connections += 1;
+      values += moved.length;
+    }
+  }
+  return { connections, values };
+}

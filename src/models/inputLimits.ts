@@ -1,6 +1,7 @@
-import mongoose, { type Model, type Query, type Schema, type SchemaType } from 'mongoose';
+import mongoose, { type AnyBulkWriteOperation, type Model, type Query, type Schema, type SchemaType } from 'mongoose';
 import { validationErrorOf as validationError } from '../errors.js';
 import { DEPTH_LIMIT, FILTER_LIST_LIMIT, INPUT_LIMITS, limitProblem, limitProblems, tooDeep, type Limit, type LimitedModel, type LimitProblem } from '../contracts/limits.js';
+import { sealedPlaintextBytes } from '../secretBox.js';
 import { equalities, preFirst, QUERY_OPERATIONS } from './querySafety.js';
 
 /**
@@ -105,6 +106,16 @@ function updateProblems(model: LimitedModel, filter: unknown, update: unknown, u
   return problems;
 }
 
+/**
+ * A credential Connection sealed: its query updates are sealed before mongoose casts them (so before the setters),
+ * after the update was checked as given, so the ciphertext is not measured again, within what a plaintext under the
+ * limit can be (3 UTF-8 bytes per character).
+ */
+function sealedWithin(limit: Limit, value: unknown): boolean {
+  const bytes = sealedPlaintextBytes(value);
+  return 'chars' in limit && bytes !== undefined && bytes <= 3 * limit.chars;
+}
+
 const QUERY_WRITES = ['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace'] as const;
 const QUERY_READS = ['find', 'findOne', 'countDocuments', 'deleteOne', 'deleteMany', 'findOneAndDelete', 'exists'] as const;
 
@@ -118,7 +129,7 @@ export function boundInput(schema: Schema, model: LimitedModel): void {
   for (const [path, limit] of Object.entries(INPUT_LIMITS[model]) as Array<[string, Limit]>) {
     const name = path.split('.').filter((key) => key !== '$*').pop()!;
     schemaTypeAt(schema, path).set((value: unknown) => {
-      const problem = limitProblem(name, limit, value);
+      const problem = sealedWithin(limit, value) ? undefined : limitProblem(name, limit, value);
       if (problem) throw new LimitError(problem);
       return value;
     });
@@ -132,8 +143,9 @@ export function boundInput(schema: Schema, model: LimitedModel): void {
       return original.call(this, {}, {}, ...rest).error(validationError(problems));
     });
   }
-  // bulkWrite runs no query middleware and takes its operations as given: each is checked like a single write.
-  schema.pre('bulkWrite', function (ops) {
+  // bulkWrite runs no query middleware and takes its operations as given: each is checked like a single write,
+  // first, as the caller gave it (Connection seals credentials in a later bulkWrite hook).
+  preFirst(schema, 'bulkWrite', function (this: Model<unknown>, ops: AnyBulkWriteOperation[]) {
     const problems = ops.flatMap((op) => {
       // An inserted document is cast like create()'s, through the limits' setters.
       if ('insertOne' in op) return [];

@@ -7,7 +7,7 @@ import type { LimitedModel } from '../contracts/limits.js';
 import { refuseUncheckedWrites, versionQueryWrites } from './checkedWrites.js';
 import { boundInput, failRefusedQueries } from './inputLimits.js';
 import { refuseSkippedMiddleware, safeQueries } from './querySafety.js';
-import { hideSecrets, secretPaths } from './secrets.js';
+import { guardSecretPaths, hideSecrets, secretPaths } from './secrets.js';
 import { tenantScope } from './tenancy.js';
 import { refuseImmutableUpdates, validateQueryUpdates } from './updateGuards.js';
 
@@ -23,6 +23,8 @@ export function applyPackageRules(schemas: Readonly<Record<LimitedModel, Schema>
     schema.plugin(validateQueryUpdates);
     schema.plugin(refuseUncheckedWrites);
     schema.plugin(versionQueryWrites);
+    // After duplicateKeyErrors and validationErrors, so that their errors are redacted too.
+    schema.plugin(guardSecretPaths);
     // Both run before every other middleware of a query, aggregate or bulkWrite (the last applied first): the
     // filter is made safe, then its workspace checked, before anything reads or writes with it.
     schema.plugin(tenantScope);

@@ -1,31 +1,195 @@
-import type { Schema } from 'mongoose';
+// Secret paths are the `select: false` paths of a schema (client and password hashes, sink credentials). They
+// never leave the package through a query, a serialization or an error: the package's own statics read them
+// through the driver, and `connection.revealSecrets()` is the one way to read a sink credential.
+import mongoose, { type Aggregate, type Connection, type Query, type Schema, type SchemaType } from 'mongoose';
+import { validationErrorOf as validationError } from '../errors.js';
+
+type Plain = Record<string, unknown>;
+
+function nestedSchema(type: SchemaType): Schema | undefined {
+  return (type as { $isSingleNested?: boolean }).$isSingleNested ? (type as unknown as { schema: Schema }).schema : undefined;
+}
+
+/** The paths of the schema, sub-documents included, whose schema type passes `test` (not looking below one that does). */
+function pathsWhere(schema: Schema, test: (type: SchemaType) => boolean, prefix = ''): Array<{ path: string; type: SchemaType }> {
+  const found: Array<{ path: string; type: SchemaType }> = [];
+  schema.eachPath((path, type) => {
+    const nested = nestedSchema(type);
+    if (test(type)) found.push({ path: prefix + path, type });
+    else if (nested) found.push(...pathsWhere(nested, test, `${prefix}${path}.`));
+  });
+  return found;
+}
 
 /** Every `select: false` path of the schema, sub-documents included (e.g. `config.secretAccessKey`). */
-export function secretPaths(schema: Schema, prefix = ''): string[] {
-  const paths: string[] = [];
-  schema.eachPath((path, type) => {
-    const nested = (type as { schema?: Schema; $isSingleNested?: boolean }).$isSingleNested ? (type as { schema: Schema }).schema : undefined;
-    if ((type.options as { select?: unknown }).select === false) paths.push(prefix + path);
-    else if (nested) paths.push(...secretPaths(nested, `${prefix}${path}.`));
-  });
-  return paths;
+export function secretPaths(schema: Schema): string[] {
+  return pathsWhere(schema, (type) => (type.options as { select?: unknown }).select === false).map((p) => p.path);
+}
+
+function refuse(path: string, message: string): never {
+  throw validationError([{ path, message }]);
 }
 
 /**
- * Keeps secret paths out of every plain copy of a document (`toJSON`, hence `JSON.stringify` and HTTP responses,
- * and `toObject`), even when a caller selected them with `+path` or just set them. Queries leave them out already
- * (`select: false`), `lean()` included.
+ * Keeps secret paths out of every plain copy of a document and of its sub-documents (`toJSON`, hence
+ * `JSON.stringify` and HTTP responses, `toObject`, and `util.inspect`/console.log, which use `toObject`), even when
+ * the document holds them in memory because it was just created.
  */
-export function hideSecrets(schema: Schema, paths: readonly string[]): void {
-  const transform = (_doc: unknown, ret: Record<string, unknown>) => {
+export function hideSecrets(schema: Schema, paths: readonly string[] = secretPaths(schema)): void {
+  const transform = (_doc: unknown, ret: Plain) => {
     for (const path of paths) {
       const parts = path.split('.');
       const last = parts.pop() as string;
-      const parent = parts.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), ret);
-      if (parent && typeof parent === 'object') delete (parent as Record<string, unknown>)[last];
+      const parent = parts.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Plain)[k] : undefined), ret);
+      if (parent && typeof parent === 'object') delete (parent as Plain)[last];
     }
     return ret;
   };
   schema.set('toJSON', { ...schema.get('toJSON'), transform });
   schema.set('toObject', { ...schema.get('toObject'), transform });
+  schema.eachPath((_path, type) => {
+    const nested = nestedSchema(type);
+    if (nested && secretPaths(nested).length > 0) hideSecrets(nested);
+  });
+}
+
+/**
+ * The query rules of secret paths, for a schema that has some:
+ * - projections may not name a secret path (`+path` included) or use expressions; a projection of a path that holds
+ *   secrets (`select('config')`) is narrowed to that path's other fields;
+ * - no aggregate of the package may `$lookup`, `$graphLookup`, `$unionWith`, `$out` or `$merge` a collection that
+ *   holds secrets, even in a stage the application marked trusted;
+ * - updates may `$set`, `$setOnInsert` or `$unset` a secret path, nothing else (`$rename` would move one into a
+ *   readable path);
+ * - errors about a secret path never carry its value.
+ * querySafety.ts refuses filters, sorts and `distinct` on secret paths, removes them right after an aggregate's
+ * leading `$match`, and updateGuards.ts refuses pipeline-style updates: those run first, so they are not repeated.
+ */
+export function guardSecretPaths(schema: Schema): void {
+  const secrets = secretPaths(schema);
+  const leaves = pathsWhere(schema, (type) => !nestedSchema(type)).map((p) => p.path);
+  if (secrets.length > 0) {
+    const isSecret = (path: string) => secrets.some((s) => path === s || path.startsWith(`${s}.`));
+    const holdsSecret = (path: string) => secrets.some((s) => s.startsWith(`${path}.`));
+
+    schema.pre(['find', 'findOne', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete'], function (this: Query<unknown, unknown>) {
+      const fields = this.projection() as Plain | undefined;
+      if (!fields) return;
+      let narrowed: Plain | undefined;
+      for (const [key, value] of Object.entries(fields)) {
+        const path = key.replace(/^\+/, '');
+        if ((value === 0 || value === false) && !key.startsWith('+')) continue;
+        if (isSecret(path)) refuse(path, `${path} is a secret: queries cannot read it${path.startsWith('config.') ? ' (the sink runner uses connection.revealSecrets())' : ''}`);
+        if (typeof value !== 'number' && typeof value !== 'boolean') {
+          refuse(path, `projection expressions are not allowed on ${this.model.modelName}, whose documents hold secrets`);
+        }
+        if (holdsSecret(path)) {
+          narrowed ??= { ...fields };
+          delete narrowed[key];
+          for (const leaf of leaves) if (leaf.startsWith(`${path}.`) && !isSecret(leaf) && !leaf.includes('$*')) narrowed[leaf] = 1;
+        }
+      }
+      if (narrowed) this.projection(narrowed);
+    });
+
+    schema.pre(['updateOne', 'updateMany', 'findOneAndUpdate'], function (this: Query<unknown, unknown>) {
+      refuseSecretOperators(this.getUpdate(), isSecret, holdsSecret, this.model.modelName);
+    });
+    schema.pre('bulkWrite', function (ops) {
+      for (const op of ops) {
+        const write = 'updateOne' in op ? op.updateOne : 'updateMany' in op ? op.updateMany : undefined;
+        if (write) refuseSecretOperators(write.update, isSecret, holdsSecret, this.modelName);
+      }
+    });
+
+    const secretNames = new Set(secrets.map((p) => p.split('.').pop()!));
+    const redact = (error: unknown) => {
+      // A ValidationError's own `errors` is keyed by path: it is redacted below, not scrubbed.
+      if (!(error instanceof mongoose.Error.ValidationError)) scrubCauses(error, secretNames);
+      throw redactSecrets(error, (path) => isSecret(path) || holdsSecret(path));
+    };
+    schema.post(['validate', 'save'], { errorHandler: true }, redact);
+    schema.post(['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace'], { errorHandler: true }, redact);
+    schema.post('insertMany', { errorHandler: true }, redact);
+    schema.post('bulkWrite', { errorHandler: true }, redact);
+  }
+
+  // Every model, with or without secrets of its own, must not reach into a collection that has some.
+  schema.pre('aggregate', function (this: Aggregate<unknown>) {
+    const conn = this.model().db;
+    refuseSecretCollections(this.pipeline(), secretCollections(conn));
+  });
+}
+
+const ALLOWED_ON_SECRETS = ['$set', '$setOnInsert', '$unset'];
+
+function refuseSecretOperators(update: unknown, isSecret: (p: string) => boolean, holdsSecret: (p: string) => boolean, modelName: string): void {
+  if (!update || typeof update !== 'object') return;
+  for (const [operator, fields] of Object.entries(update)) {
+    if (!operator.startsWith('$') || ALLOWED_ON_SECRETS.includes(operator) || !fields || typeof fields !== 'object') continue;
+    for (const [key, value] of Object.entries(fields)) {
+      for (const path of operator === '$rename' ? [key, String(value)] : [key]) {
+        if (isSecret(path) || holdsSecret(path)) refuse(path, `${operator} cannot touch ${path}, which is or holds a secret: use $set or $unset`);
+      }
+    }
+  }
+}
+
+function secretCollections(conn: Connection): Set<string> {
+  return new Set(Object.values(conn.models).filter((m) => secretPaths(m.schema).length > 0).map((m) => m.collection.collectionName));
+}
+
+const READS_COLLECTION: Record<string, (stage: unknown) => unknown> = {
+  $lookup: (s) => (s as Plain).from,
+  $graphLookup: (s) => (s as Plain).from,
+  $unionWith: (s) => (typeof s === 'string' ? s : (s as Plain).coll),
+  $out: (s) => (typeof s === 'string' ? s : (s as Plain).coll),
+  $merge: (s) => (typeof s === 'string' ? s : typeof (s as Plain).into === 'string' ? (s as Plain).into : ((s as Plain).into as Plain | undefined)?.coll),
+};
+
+/** Looks through every stage, sub-pipelines included, for one that reads or writes a collection holding secrets. */
+function refuseSecretCollections(value: unknown, collections: ReadonlySet<string>): void {
+  if (!value || typeof value !== 'object') return;
+  for (const [key, inner] of Object.entries(value)) {
+    const collection = READS_COLLECTION[key]?.(inner);
+    if (typeof collection === 'string' && collections.has(collection)) {
+      refuse(key, `aggregate cannot ${key} "${collection}": that collection holds secrets (use populate, which hides them)`);
+    }
+    refuseSecretCollections(inner, collections);
+  }
+}
+
+/**
+ * Removes secret fields from the documents an error carries (a duplicate key error's cause holds the written
+ * document in `op`, `writeErrors[].err.op`, `keyValue`...), however deep, in place.
+ */
+function scrubCauses(value: unknown, leaves: ReadonlySet<string>, seen = new WeakSet<object>(), depth = 0): void {
+  if (!value || typeof value !== 'object' || seen.has(value) || depth > 12 || ArrayBuffer.isView(value)) return;
+  seen.add(value);
+  for (const key of Object.keys(value)) {
+    if (leaves.has(key)) delete (value as Plain)[key];
+    else scrubCauses((value as Plain)[key], leaves, seen, depth + 1);
+  }
+  if (value instanceof Error) scrubCauses(value.cause, leaves, seen, depth + 1);
+}
+
+/**
+ * The same error without secret values: a ValidationError whose entries on secret paths no longer carry the value
+ * (mongoose's cast messages quote it), and a CastError on a secret path rebuilt without it.
+ */
+function redactSecrets(error: unknown, isSecret: (path: string) => boolean): unknown {
+  const hidden = (e: mongoose.Error.ValidatorError | mongoose.Error.CastError, path: string) =>
+    new mongoose.Error.ValidatorError({
+      path,
+      message: e instanceof mongoose.Error.CastError ? `${path} must be a ${e.kind.toLowerCase()} (the value given is not shown: it is a secret)` : e.message,
+      type: e.kind,
+    });
+  if (error instanceof mongoose.Error.ValidationError) {
+    for (const [path, e] of Object.entries(error.errors)) {
+      if (isSecret(path) && (e.value !== undefined || e instanceof mongoose.Error.CastError)) error.addError(path, hidden(e, path));
+    }
+  } else if (error instanceof mongoose.Error.CastError && isSecret(error.path)) {
+    return validationError([{ path: error.path, message: hidden(error, error.path).message }]);
+  }
+  return error;
 }

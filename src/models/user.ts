@@ -1,7 +1,7 @@
-import mongoose, { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
+import { type Connection, type ObtainSchemaGeneric, type InferSchemaType, Schema } from 'mongoose';
 import { ACTIVE_STATUSES } from '../contracts/enums.js';
-import { validationErrorOf } from '../errors.js';
-import { hashSecret, verifySecret } from '../secretHashing.js';
+import { validationErrorOf as validationError } from '../errors.js';
+import { checkPassword, hashPassword, PASSWORD_LENGTH } from '../secretHashing.js';
 import { idField, schemaOptions, stringListField, workspaceIdField } from './fields.js';
 
 const SET_PASSWORD = 'is required: call user.setPassword(password) before saving';
@@ -31,24 +31,36 @@ export const userSchema = Schema.create(
     // Edited by people: a stale save() is a ConflictError, whatever field changed.
     optimisticConcurrency: true,
     methods: {
-      /** Hashes `password` (scrypt, random salt) into passwordHash/passwordSalt; save the user afterwards. */
+      /**
+       * Hashes `password` (scrypt N=2^17, r=8, p=1, random salt) into passwordHash/passwordSalt; save the user
+       * afterwards. A password that is not 8 to 1024 characters is a ValidationError on `password`.
+       */
       async setPassword(password: string): Promise<void> {
-        // A bad password is invalid input like any other: a ValidationError on `password` (never its value).
-        const { hash, salt } = await hashSecret(password).catch((error: unknown) => {
-          throw error instanceof TypeError ? validationErrorOf([{ path: 'password', message: `password: ${error.message}` }]) : error;
-        });
+        if (typeof password !== 'string' || password.length < PASSWORD_LENGTH.min || password.length > PASSWORD_LENGTH.max) {
+          throw validationError([{ path: 'password', message: `password must be ${PASSWORD_LENGTH.min} to ${PASSWORD_LENGTH.max} characters` }]);
+        }
+        const { hash, salt } = await hashPassword(password);
         this.set({ passwordHash: hash, passwordSalt: salt });
       },
     },
     statics: {
-      /** The active user with this username and password, or null. */
-      async authenticate(username: string, password: string) {
-        // A global look-up by the unique username; the models refuse to select a secret, so the hash is read
-        // through the driver.
-        const user = await this.findOne({ username: String(username), status: 'active' }).setOptions({ allWorkspaces: true });
-        const stored = user && (await (this.collection as unknown as mongoose.mongo.Collection<{ _id: string; passwordHash?: string; passwordSalt?: string }>).findOne({ _id: user._id }, { projection: { passwordHash: 1, passwordSalt: 1 } }));
-        const ok = await verifySecret(password, stored?.passwordHash, stored?.passwordSalt);
-        return user && ok ? user : null;
+      /**
+       * The active user with this username and password, or null (also for input that is not two strings). A hash
+       * made with older scrypt parameters is redone with the current ones and saved.
+       */
+      async authenticate(username: unknown, password: unknown) {
+        if (typeof username !== 'string' || typeof password !== 'string' || username.length > 1024 || password.length > PASSWORD_LENGTH.max) return null;
+        // Through the driver: the hash is a secret path, which model queries never read.
+        const stored = await this.collection.findOne<StoredPassword & Record<string, unknown>>({ username: username.trim().toLowerCase(), status: 'active' });
+        const { ok, outdated } = await checkPassword(password, stored?.passwordHash, stored?.passwordSalt);
+        if (!stored || !ok) return null;
+        const { passwordHash, passwordSalt, ...user } = stored;
+        if (outdated) {
+          const { hash, salt } = await hashPassword(password);
+          // Only if no one changed the password meanwhile.
+          await this.collection.updateOne({ _id: stored._id as never, passwordHash }, { $set: { passwordHash: hash, passwordSalt: salt, updatedAt: new Date() } });
+        }
+        return this.hydrate(user);
       },
     },
     virtuals: {
@@ -57,6 +69,11 @@ export const userSchema = Schema.create(
   },
 );
 
+interface StoredPassword {
+  _id: string;
+  passwordHash?: string;
+  passwordSalt?: string;
+}
 
 // Served query: a workspace's active users (the user list of the control API and UI).
 userSchema.index({ workspaceId: 1, status: 1 });

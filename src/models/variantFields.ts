@@ -98,7 +98,10 @@ async function checkUpdate(model: Model<unknown>, rule: VariantRule, filter: unk
   const types = (await model.distinct(rule.discriminator, filter as PlainObject).setOptions({ allWorkspaces: crossWorkspace })) as unknown[];
   const problems = types.flatMap((type) => updateProblems(rule, String(type), sets, unsets));
   if (problems.length > 0) throw validationError(problems);
-  return { $and: [filter ?? {}, { [rule.discriminator]: mongoose.trusted({ $in: types }) }] };
+  const pin = { [rule.discriminator]: mongoose.trusted({ $in: types }) };
+  // Beside the filter's fields when it has none of that name: mongoose (an upsert's defaults) and the package's
+  // own hooks read the filter's top-level equalities, such as `_id`.
+  return isPlainObject(filter) && !(rule.discriminator in filter) ? { ...filter, ...pin } : { $and: [filter ?? {}, pin] };
 }
 
 /** The variant rule on documents (save, create, insertMany, replacements) and on query and bulkWrite updates. */

@@ -12,9 +12,7 @@ async function expectConflict(write: Promise<unknown>) {
 }
 
 async function newClient(name: string) {
-  const client = new db.models.Client({ name, allowedTopics: ['orders', 'payments'] });
-  await client.setSecret('a-long-enough-secret-123456');
-  return client.save();
+  return (await db.models.Client.createWithSecret({ name, allowedTopics: ['orders', 'payments'] })).client;
 }
 
 describe('Query writes of versioned models', () => {

@@ -1,4 +1,3 @@
-import mongoose from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { UnsafeQueryError } from '../../src/index.js';
 import { useTestDatabase } from '../support/db.js';
@@ -6,33 +5,36 @@ import { expectInvalid } from '../support/expectations.js';
 
 const db = useTestDatabase('client');
 
-async function newClient(name: string, secret = 'correct horse battery') {
-  const client = new db.models.Client({ name, allowedScopes: ['events:write'], allowedTopics: ['orders.in'] });
-  await client.setSecret(secret);
-  await client.save();
-  return client;
+function newClient(name: string) {
+  return db.models.Client.createWithSecret({ name, allowedScopes: ['events:write'], allowedTopics: ['orders.in'] });
 }
 
 describe('Client', () => {
   it('stores name, status, scopes and topics, with a cl_ id', async () => {
-    const client = await newClient('Shop');
+    const { client } = await newClient('Shop');
     const stored = await db.models.Client.findById(client._id).lean();
     expect(stored).toMatchObject({ name: 'Shop', status: 'active', allowedScopes: ['events:write'], allowedTopics: ['orders.in'] });
     expect(client._id).toMatch(/^cl_[0-9a-f]{32}$/);
   });
 
-  it('the secret is stored only as a scrypt hash and salt, never in plain text', async () => {
-    const client = await newClient('Hashed', 's3cret-value!');
+  it('createWithSecret makes a 256-bit secret with the espc_ prefix and a checksum, returned once', async () => {
+    const { client, secret } = await newClient('Made');
+    expect(secret).toMatch(/^espc_[0-9A-Za-z]{49}$/);
+    expect(client.secretHash).toBeUndefined();
+    expect(JSON.stringify(client)).not.toContain(secret);
+    expect((await newClient('Other')).secret).not.toBe(secret);
+  });
+
+  it('the secret is stored only as an HMAC-SHA-256 keyed by a per-client salt', async () => {
+    const { client, secret } = await newClient('Hashed');
     const raw = await db.conn.db!.collection('clients').findOne({ _id: client._id as never });
     expect(raw!.secretHash).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(raw!.secretSalt).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    expect(JSON.stringify(raw)).not.toContain('s3cret-value!');
+    expect(JSON.stringify(raw)).not.toContain(secret.slice(5, 30));
   });
 
   it('secretHash and secretSalt are hidden from queries, lean() and JSON by default', async () => {
-    const client = await newClient('Hidden');
-    expect(JSON.parse(JSON.stringify(client))).not.toHaveProperty('secretHash');
-    expect(client.toObject()).not.toHaveProperty('secretSalt');
+    const { client } = await newClient('Hidden');
     const found = await db.models.Client.findById(client._id);
     expect(found!.secretHash).toBeUndefined();
     const lean = await db.models.Client.findById(client._id).lean();
@@ -43,26 +45,71 @@ describe('Client', () => {
     await expect(db.models.Client.findById(client._id).select('+secretHash').exec()).rejects.toThrow(UnsafeQueryError);
   });
 
-  it('authenticate returns the active client for the right secret, and null otherwise', async () => {
-    const client = await newClient('Auth', 'right-secret-1');
+  it('distinct of a secret path is refused, and an aggregate never sees the secret fields', async () => {
+    const { client } = await newClient('Aggregated');
     const { Client } = db.models;
-    expect((await Client.authenticate(client._id, 'right-secret-1'))?._id).toBe(client._id);
-    expect(await Client.authenticate(client._id, 'wrong-secret-1')).toBeNull();
-    expect(await Client.authenticate('cl_missing', 'right-secret-1')).toBeNull();
-    await Client.updateOne({ _id: client._id }, { status: 'inactive' });
-    expect(await Client.authenticate(client._id, 'right-secret-1')).toBeNull();
+    for (const path of ['secretHash', 'secretSalt', 'previousSecretHash']) await expect(Client.distinct(path, { _id: client._id }).exec()).rejects.toThrow(UnsafeQueryError);
+    const [found] = await Client.aggregate<Record<string, unknown>>([{ $match: { _id: client._id } }]);
+    expect(found).toMatchObject({ _id: client._id, name: 'Aggregated' });
+    expect(Object.keys(found!).filter((key) => /secret/i.test(key))).toEqual([]);
+    // Later stages cannot reach them either: the secrets are removed right after the leading $match.
+    const { secretHash } = (await Client.collection.findOne({ _id: client._id as never }))!;
+    const copied = await Client.aggregate([{ $match: { _id: client._id } }, { $addFields: { copy: '$secretHash' } }]);
+    expect(JSON.stringify(copied)).not.toContain(secretHash);
   });
 
-  it('a client cannot be saved without a secret, nor with one shorter than 8 characters', async () => {
-    await expectInvalid(db.models.Client.create({ name: 'No secret' }), 'secretHash', /setSecret/);
-    await expect(new db.models.Client({ name: 'Short' }).setSecret('short')).rejects.toThrow(/at least 8/);
-    expect(await db.models.Client.countDocuments({ name: mongoose.trusted({ $in: ['No secret', 'Short'] }) })).toBe(0);
+  it('authenticate returns the active client for the right secret, and null otherwise', async () => {
+    const { client, secret } = await newClient('Auth');
+    const { Client } = db.models;
+    const found = await Client.authenticate(client._id, secret);
+    expect(found?._id).toBe(client._id);
+    expect(found).toBeInstanceOf(Client);
+    expect(found!.secretHash).toBeUndefined();
+    expect(JSON.stringify(found)).not.toMatch(/secret(Hash|Salt)/);
+    expect(await Client.authenticate(client._id, (await newClient('Else')).secret)).toBeNull();
+    expect(await Client.authenticate('cl_missing', secret)).toBeNull();
+    // One character changed (a secret may already end in x).
+    expect(await Client.authenticate(client._id, `${secret.slice(0, -1)}${secret.endsWith('x') ? 'y' : 'x'}`)).toBeNull();
+    await Client.updateOne({ _id: client._id }, { status: 'inactive' });
+    expect(await Client.authenticate(client._id, secret)).toBeNull();
+  });
+
+  it('rotateSecret: the previous secret works during the grace period, then never', async () => {
+    const { client, secret: first } = await newClient('Rotating');
+    const { secret: second } = await client.rotateSecret({ graceSeconds: 3600 });
+    expect(second).not.toBe(first);
+    expect((await db.models.Client.authenticate(client._id, first))?._id).toBe(client._id);
+    expect((await db.models.Client.authenticate(client._id, second))?._id).toBe(client._id);
+    // The grace period ends: simulated by moving its end into the past.
+    await db.conn.db!.collection('clients').updateOne({ _id: client._id as never }, { $set: { previousSecretExpiresAt: new Date(Date.now() - 1) } });
+    expect(await db.models.Client.authenticate(client._id, first)).toBeNull();
+    expect((await db.models.Client.authenticate(client._id, second))?._id).toBe(client._id);
+    const { secret: third } = await client.rotateSecret({ graceSeconds: 0 });
+    expect(await db.models.Client.authenticate(client._id, second)).toBeNull();
+    expect((await db.models.Client.authenticate(client._id, third))?._id).toBe(client._id);
+  });
+
+  it('rotateSecret refuses a grace period that is not 0 to 30 days, and changes nothing', async () => {
+    const { client, secret } = await newClient('Bad grace');
+    const before = await db.conn.db!.collection('clients').findOne({ _id: client._id as never });
+    await expectInvalid(client.rotateSecret({ graceSeconds: -1 }), 'graceSeconds');
+    await expectInvalid(client.rotateSecret({ graceSeconds: Number.NaN }), 'graceSeconds');
+    await expectInvalid(client.rotateSecret({ graceSeconds: 31 * 24 * 3600 }), 'graceSeconds');
+    expect(await db.conn.db!.collection('clients').findOne({ _id: client._id as never })).toEqual(before);
+    expect((await db.models.Client.authenticate(client._id, secret))?._id).toBe(client._id);
+  });
+
+  it('a client cannot be saved without a secret, and createWithSecret ignores given secret fields', async () => {
+    await expectInvalid(db.models.Client.create({ name: 'No secret' }), 'secretHash', /createWithSecret/);
+    expect(await db.models.Client.countDocuments({ name: 'No secret' })).toBe(0);
+    const fields = { name: 'Sneaky', secretHash: 'chosen', secretSalt: 'chosen' } as { name: string };
+    const { client } = await db.models.Client.createWithSecret(fields);
+    const raw = await db.conn.db!.collection('clients').findOne({ _id: client._id as never });
+    expect(raw!.secretHash).not.toBe('chosen');
   });
 
   it('status is active or inactive and indexed', async () => {
-    const client = new db.models.Client({ name: 'Bad status', status: 'gone' as 'active' });
-    await client.setSecret('long enough secret');
-    await expectInvalid(client.save(), 'status');
+    await expectInvalid(db.models.Client.createWithSecret({ name: 'Bad status', status: 'gone' as 'active' }), 'status');
     expect(await db.models.Client.countDocuments({ name: 'Bad status' })).toBe(0);
     expect((await db.models.Client.collection.indexes()).map((i) => i.key)).toContainEqual({ status: 1 });
   });

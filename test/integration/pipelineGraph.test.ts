@@ -127,9 +127,7 @@ describe('Pipeline graph on the real server', () => {
 
   it('checkLinks reports missing and inactive clients and connections, and nothing for sound links', async () => {
     const { Pipeline, Client, Connection } = db.models;
-    const client = new Client({ _id: 'cl_a', name: 'A' });
-    await client.setSecret('client-a-secret');
-    await client.save();
+    await Client.createWithSecret({ _id: 'cl_a', name: 'A' });
     await Connection.create({ _id: 'cn_a', name: 'A', type: 'HTTP', config: { url: 'https://a.example.com', method: 'POST' } });
     const p = await newPipeline('Links');
     expect(await Pipeline.checkLinks(p)).toEqual([]);

@@ -41,14 +41,16 @@ describe('Query updates', () => {
   it("apply Connection's per-type config rules to the document as it would be after the update", async () => {
     const { Connection } = db.models;
     const own = { _id: 'cn_s3' };
+    // As stored: the secret key is a ciphertext (issue 9), compared as it is.
+    const { config } = await stored('connections', 'cn_s3');
     await expectInvalid(() => Connection.updateOne(own, { $set: { 'config.url': 'http://example.com/' } }).exec(), 'config.url', /does not belong to a S3/);
     await expectInvalid(() => Connection.updateOne(own, { $unset: { 'config.secretAccessKey': 1 } }).exec(), 'config.secretAccessKey', /required for a S3/);
     await expectInvalid(() => Connection.updateOne(own, { $set: { config: { url: 'https://example.com/', method: 'POST' } } }).exec(), 'config.bucket', /required for a S3/);
     await expectInvalid(() => Connection.bulkWrite([{ updateOne: { filter: own, update: { $set: { 'config.url': 'http://example.com/' } } } }]), 'config.url');
-    expect((await stored('connections', 'cn_s3')).config).toEqual(s3);
+    expect((await stored('connections', 'cn_s3')).config).toEqual(config);
     // A change within the type's rules goes through.
     await Connection.updateOne(own, { $set: { 'config.region': 'eu-central-1' } });
-    expect((await stored('connections', 'cn_s3')).config).toEqual({ ...s3, region: 'eu-central-1' });
+    expect((await stored('connections', 'cn_s3')).config).toEqual({ ...config, region: 'eu-central-1' });
   });
 
   it("apply Notification's per-channel target rules the same way", async () => {

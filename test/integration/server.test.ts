@@ -30,9 +30,7 @@ describe('the test server and its probe', () => {
 
   it('findOneAndUpdate on a model with hidden secrets returns the updated document without them', async (test) => {
     needs(test, 'findAndModifyProjection', 'mongoose sends findAndModify with a projection for select:false paths');
-    const client = new db.models.Client({ name: 'Before' });
-    await client.setSecret('a long enough secret');
-    await client.save();
+    const { client } = await db.models.Client.createWithSecret({ name: 'Before' });
     const updated = await db.models.Client.findOneAndUpdate({ _id: client._id }, { name: 'After' }, { returnDocument: 'after' }).lean();
     expect(updated).toMatchObject({ _id: client._id, name: 'After' });
     expect(updated).not.toHaveProperty('secretHash');

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeModels, type Models } from '../../src/index.js';
+import { forWorkspace, makeModels, type Models } from '../../src/index.js';
 import { server, useTestDatabase } from '../support/db.js';
 
 const db = useTestDatabase('shardkeys');
@@ -60,7 +60,7 @@ describe('shard keys (docs/SCALING.md)', () => {
   let models: Models;
   let sent: Sent[] = [];
   let label = '';
-  const fixtures = { workspaceId: '', clientId: '', connectionId: '', pipelineId: '', sessionId: '', userId: '' };
+  const fixtures = { workspaceId: '', clientId: '', clientSecret: '', connectionId: '', pipelineId: '', sessionId: '', token: '', userId: '' };
 
   /** What `run` sends, each command labelled with the static that sent it. */
   async function record(name: string, run: () => Promise<unknown>): Promise<Sent[]> {
@@ -82,9 +82,7 @@ describe('shard keys (docs/SCALING.md)', () => {
     });
     models = makeModels(conn);
     const workspace = await models.Workspace.create({ name: 'Sharded' });
-    const client = new models.Client({ name: 'Shop', allowedScopes: ['events:write'] });
-    await client.setSecret('a long enough secret');
-    await client.save();
+    const { client, secret } = await models.Client.createWithSecret({ name: 'Shop', allowedScopes: ['events:write'] });
     const connection = await models.Connection.create({ name: 'Hook', type: 'HTTP', config: { url: 'https://hooks.example.com/x', method: 'POST' } });
     const pipeline = await models.Pipeline.create({
       workspaceId: workspace._id,
@@ -95,8 +93,8 @@ describe('shard keys (docs/SCALING.md)', () => {
     const user = new models.User({ workspaceId: workspace._id, username: 'sharded' });
     await user.setPassword('a long enough password');
     await user.save();
-    const session = await models.Session.create({ workspaceId: workspace._id, principalId: user._id, principalType: 'user', expiresAt: new Date(Date.now() + 60_000) });
-    Object.assign(fixtures, { workspaceId: workspace._id, clientId: client._id, connectionId: connection._id, pipelineId: pipeline._id, sessionId: session._id, userId: user._id });
+    const { session, token } = await models.Session.issue({ workspaceId: workspace._id, principalId: user._id, principalType: 'user', ttlSeconds: 60 });
+    Object.assign(fixtures, { workspaceId: workspace._id, clientId: client._id, clientSecret: secret, connectionId: connection._id, pipelineId: pipeline._id, sessionId: session._id, token, userId: user._id });
   });
   afterAll(() => conn.close());
 
@@ -109,14 +107,16 @@ describe('shard keys (docs/SCALING.md)', () => {
       models.Pipeline.updateOne({ _id: fixtures.pipelineId, workspaceId: fixtures.workspaceId }, { $set: { streams: [{ topic: 'orders.raw', type: 'source' }, { topic: 'orders.out', type: 'sink' }] } }),
     'DuplicateKeyError (a pipeline code taken in its workspace)': () =>
       models.Pipeline.create({ workspaceId: fixtures.workspaceId, name: 'Orders', code: 'orde' }).catch((error: unknown) => error),
-    'DuplicateKeyError (a session id taken)': () =>
-      models.Session.create({ _id: fixtures.sessionId, workspaceId: fixtures.workspaceId, principalId: 'usr_x', principalType: 'user', expiresAt: new Date() }).catch((e: unknown) => e),
-    'Client.authenticate': () => models.Client.authenticate(fixtures.clientId, 'a long enough secret'),
+    'Client.authenticate': () => models.Client.authenticate(fixtures.clientId, fixtures.clientSecret),
     'User.authenticate': () => models.User.authenticate('sharded', 'a long enough password'),
     // A user session's principal must be a user of its workspace (the check reads users by _id and workspaceId).
-    'Session.create': () => models.Session.create({ _id: randomUUID(), workspaceId: fixtures.workspaceId, principalId: fixtures.userId, principalType: 'user', expiresAt: new Date() }),
+    'Session.issue': () => models.Session.issue({ workspaceId: fixtures.workspaceId, principalId: fixtures.userId, principalType: 'user', ttlSeconds: 60 }),
+    'Session.verify': () => models.Session.verify(fixtures.token),
+    'Session.revoke': () => models.Session.revoke(randomUUID()),
     'Session.findLive': () => models.Session.findLive(fixtures.sessionId),
     'Session.revokeAllFor': () => models.Session.revokeAllFor('user', 'usr_nobody'),
+    'forWorkspace(...).Pipeline.findById': () => forWorkspace(models, fixtures.workspaceId).Pipeline.findById(fixtures.pipelineId),
+    'forWorkspace(...).Pipeline.updateOne': () => forWorkspace(models, fixtures.workspaceId).Pipeline.updateOne({ _id: fixtures.pipelineId }, { $set: { name: 'Orders again' } }),
   };
 
   it('every collection of the package has a row in the plan, under its model', () => {

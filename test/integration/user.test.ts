@@ -1,3 +1,4 @@
+import { randomBytes, scryptSync } from 'node:crypto';
 import mongoose from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { forWorkspace } from '../../src/index.js';
@@ -46,11 +47,42 @@ describe('User', () => {
     expect(lean).not.toHaveProperty('passwordSalt');
   });
 
+  it('passwords are hashed with scrypt N=2^17, r=8, p=1, the parameters stored in passwordHash', async () => {
+    const user = await newUser('params', 'ws_acme', 'params-password');
+    const raw = await db.conn.db!.collection('users').findOne({ _id: user._id as never });
+    expect(raw!.passwordHash).toMatch(/^\$scrypt\$ln=17,r=8,p=1\$/);
+  });
+
+  it('a too-short password is a ValidationError on password, and nothing is written', async () => {
+    const user = new db.models.User({ workspaceId: 'ws_acme', username: 'shorty' });
+    await expectInvalid(user.setPassword('short'), 'password', /8 to 1024/);
+    await expectInvalid(user.setPassword(42 as unknown as string), 'password');
+    await expectInvalid(user.save(), 'passwordHash');
+    expect(await acme().User.countDocuments({ username: 'shorty' })).toBe(0);
+  });
+
+  it('authenticate rehashes and saves a password hashed with older parameters', async () => {
+    const user = await newUser('legacy', 'ws_acme', 'legacy-password');
+    const salt = randomBytes(16);
+    const old = scryptSync('legacy-password', salt, 32, { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 2 ** 20 }).toString('base64url');
+    const users = db.conn.db!.collection('users');
+    await users.updateOne({ _id: user._id as never }, { $set: { passwordHash: old, passwordSalt: salt.toString('base64url') } });
+    expect((await db.models.User.authenticate('legacy', 'legacy-password'))?._id).toBe(user._id);
+    const raw = await users.findOne({ _id: user._id as never });
+    expect(raw!.passwordHash).toMatch(/^\$scrypt\$ln=17,r=8,p=1\$/);
+    expect((await db.models.User.authenticate('legacy', 'legacy-password'))?._id).toBe(user._id);
+    expect(await db.models.User.authenticate('legacy', 'legacy-passwor')).toBeNull();
+  });
+
   it('authenticate checks the password of an active user', async () => {
     await newUser('erin', 'ws_acme', 'erin-password');
     expect((await db.models.User.authenticate('ERIN', 'erin-password'))?.username).toBe('erin');
     expect(await db.models.User.authenticate('erin', 'wrong-password')).toBeNull();
     expect(await db.models.User.authenticate('nobody', 'erin-password')).toBeNull();
+    const found = await db.models.User.authenticate('erin', 'erin-password');
+    expect(found).toBeInstanceOf(db.models.User);
+    expect(found!.passwordHash).toBeUndefined();
+    expect(await db.models.User.authenticate({ $ne: null }, 'erin-password')).toBeNull();
   });
 
   it('workspaceId, username and a password are required; bad input writes nothing', async () => {

@@ -20,14 +20,12 @@ const raw = (id: string) => db.models.Pipeline.collection.findOne({ _id: id as n
 describe('Stale saves', () => {
   it('save() of a stale Workspace, Pipeline, Client, Connection or User fails with a ConflictError (VersionError as cause), whatever field changed', async () => {
     const { Workspace, Pipeline, Client, Connection, User } = db.models;
-    const client = new Client({ name: 'Client' });
-    await client.setSecret('a-long-client-secret');
     const user = new User({ workspaceId: 'ws_1', username: 'stale' });
     await user.setPassword('a-long-password');
     const made = [
       await Workspace.create({ name: 'Stale' }),
       await newPipeline('Stale'),
-      await client.save(),
+      (await Client.createWithSecret({ name: 'Client' })).client,
       await Connection.create({ name: 'Conn', type: 'HTTP', config: { url: 'https://a.example.com', method: 'POST' } }),
       await user.save(),
     ];

@@ -6,6 +6,12 @@ import type { Capability } from '../../src/mongoServer.js';
 
 export const server = inject('server');
 
+/** The encryption keys of every test database (sink credentials are stored encrypted): two, so rotation can be tried. */
+export const TEST_SECRET_KEYS = {
+  current: 'test2',
+  keys: { test1: Buffer.alloc(32, 1).toString('base64'), test2: Buffer.alloc(32, 2).toString('base64') },
+};
+
 /**
  * A fresh database for one test file, on the run's server, with the models registered and their indexes built.
  * On a server that lacks an index feature, syncIndexes leaves the indexes that need it out, and the tests that rely
@@ -17,7 +23,7 @@ export function useTestDatabase(label: string) {
     ctx.conn = await mongoose
       .createConnection(server.uri, { dbName: `${label}_${randomUUID().slice(0, 8)}`, autoIndex: false, autoCreate: false })
       .asPromise();
-    ctx.models = makeModels(ctx.conn);
+    ctx.models = makeModels(ctx.conn, { secretKeys: TEST_SECRET_KEYS });
     await syncIndexes(ctx.models);
   });
   afterAll(async () => {

@@ -23,7 +23,7 @@ describe('contracts document types match the schemas', () => {
   it('every model', () => {
     expectTypeOf<PlainWorkspace>().toEqualTypeOf<Plain<Workspace>>();
     expectTypeOf<PlainPipeline>().toEqualTypeOf<Plain<Pipeline>>();
-    expectTypeOf<PlainClient>().toEqualTypeOf<Plain<Client, 'secretHash' | 'secretSalt'>>();
+    expectTypeOf<PlainClient>().toEqualTypeOf<Plain<Client, 'secretHash' | 'secretSalt' | 'previousSecretHash' | 'previousSecretSalt' | 'previousSecretExpiresAt'>>();
     expectTypeOf<PlainUser>().toEqualTypeOf<Plain<User, 'passwordHash' | 'passwordSalt'>>();
     expectTypeOf<PlainSession>().toEqualTypeOf<Plain<Session>>();
     expectTypeOf<PlainNotification>().toEqualTypeOf<Plain<Notification>>();

@@ -2,7 +2,9 @@ import type { Connection as MongooseConnection } from 'mongoose';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
   forWorkspace,
+  isLive,
   makeModels,
+  reencryptSecrets,
   type Client,
   type Contact,
   type ContactRole,
@@ -63,8 +65,20 @@ describe('consumer-facing types', () => {
   });
 
   it('methods and statics are typed', async () => {
-    const client = new models.Client({ name: 'Shop' });
-    expectTypeOf(client.setSecret).parameter(0).toEqualTypeOf<string>();
+    const { client, secret } = await models.Client.createWithSecret({ name: 'Shop', allowedScopes: ['events:write'] });
+    expectTypeOf(secret).toEqualTypeOf<string>();
+    expectTypeOf(client.rotateSecret).parameter(0).toEqualTypeOf<{ graceSeconds: number }>();
+    // @ts-expect-error the package makes the secret fields
+    await models.Client.createWithSecret({ name: 'Shop', secretHash: 'x' });
+    const { session, token } = await models.Session.issue({ workspaceId: 'ws_1', principalType: 'client', principalId: 'cl_1', ttlSeconds: 60 });
+    expectTypeOf(token).toEqualTypeOf<string>();
+    expectTypeOf(session.isLive).toEqualTypeOf<(now?: Date) => boolean>();
+    const live = await models.Session.verify(token);
+    expectTypeOf(live).toEqualTypeOf<Session | null>();
+    expectTypeOf(isLive(live!)).toEqualTypeOf<boolean>();
+    const connection = await models.Connection.findById('cn_1').orFail();
+    expectTypeOf(await connection.revealSecrets()).toEqualTypeOf<{ secretAccessKey?: string; headers?: Record<string, string> }>();
+    expectTypeOf(reencryptSecrets).returns.toEqualTypeOf<Promise<{ connections: number; values: number }>>();
     const authenticated = await models.Client.authenticate('cl_1', 'secret');
     expectTypeOf(authenticated).not.toBeAny();
     expectTypeOf(authenticated!._id).toEqualTypeOf<string>();
