@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import mongoose from 'mongoose';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { forWorkspace, isLive } from '../../src/index.js';
-import { needs, server, useTestDatabase } from '../support/db.js';
+import { needs, useTestDatabase } from '../support/db.js';
 import { expectInvalid } from '../support/expectations.js';
 
 const db = useTestDatabase('session');
@@ -172,18 +172,5 @@ describe('Session', () => {
     expect(db.models.Session.schema.indexes()).toContainEqual([{ expiresAt: 1 }, expect.objectContaining({ expireAfterSeconds: 0 })]);
     needs(ctx, 'ttlIndexes', 'the TTL index on expiresAt is built only where the server supports it');
     expect(indexes.find((i) => i.key.expiresAt === 1)).toMatchObject({ expireAfterSeconds: 0 });
-  });
-
-  // Slow (a TTL monitor pass comes every 60 s): opt in with DATA_MODELS_SLOW_TESTS=1. CI no longer sets it: server.test.ts
-  // proves TTL deletion on every run, and the test above checks Session's TTL index where the server has TTL indexes.
-  it('the server deletes an expired session through the TTL index', { timeout: 150_000 }, async (ctx) => {
-    needs(ctx, 'ttlIndexes', 'expired sessions are deleted by a TTL index');
-    if (!process.env.DATA_MODELS_SLOW_TESTS) ctx.skip('slow (up to two minutes): set DATA_MODELS_SLOW_TESTS=1 to run it');
-    const { session } = await db.models.Session.issue({ ...forClient('cl_ttl'), ttlSeconds: 1 });
-    const sessions = db.conn.db!.collection('sessions');
-    const deadline = Date.now() + 130_000;
-    while ((await sessions.countDocuments({ _id: session._id as never })) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2000));
-    expect(await sessions.countDocuments({ _id: session._id as never })).toBe(0);
-    console.log(`TTL deletion observed on ${server.description}`);
   });
 });
