@@ -3,6 +3,7 @@ import { ACTIVE_STATUSES } from '../contracts/enums.js';
 import { ID_PATTERN } from '../contracts/rules.js';
 import { ConflictError, validationErrorOf as validationError } from '../errors.js';
 import { clientSecretMatches, hashClientSecret, isToken, newToken, TOKEN_PREFIXES } from '../secretHashing.js';
+import { readById } from './batchedReads.js';
 import { idField, nameField, schemaOptions, stringListField } from './fields.js';
 
 const SET_SECRET = 'is required: create the client with Client.createWithSecret(fields)';
@@ -82,8 +83,8 @@ export const clientSchema = Schema.create(
        */
       async authenticate(clientId: unknown, secret: unknown) {
         if (typeof clientId !== 'string' || !ID_PATTERN.test(clientId) || !isToken(secret, TOKEN_PREFIXES.clientSecret)) return null;
-        // By `_id` alone, the server's fastest path; the status is checked here.
-        const stored = await this.collection.findOne<StoredSecret & Record<string, unknown>>({ _id: clientId as never });
+        // By `_id` alone, the server's fastest path (concurrent checks share reads); the status is checked here.
+        const stored = (await readById(this.collection, clientId)) as (StoredSecret & Record<string, unknown>) | null;
         if (stored?.status !== 'active') return null;
         const ok =
           clientSecretMatches(secret, stored.secretHash, stored.secretSalt) ||

@@ -1,6 +1,8 @@
+import mongoose from 'mongoose';
 import { describe, expect, it } from 'vitest';
-import { UnsafeQueryError } from '../../src/index.js';
-import { useTestDatabase } from '../support/db.js';
+import { makeModels, UnsafeQueryError } from '../../src/index.js';
+import { MAX_READS_IN_FLIGHT } from '../../src/models/batchedReads.js';
+import { server, TEST_SECRET_KEYS, useTestDatabase } from '../support/db.js';
 import { expectInvalid } from '../support/expectations.js';
 
 const db = useTestDatabase('client');
@@ -72,6 +74,57 @@ describe('Client', () => {
     expect(await Client.authenticate(client._id, `${secret.slice(0, -1)}${secret.endsWith('x') ? 'y' : 'x'}`)).toBeNull();
     await Client.updateOne({ _id: client._id }, { status: 'inactive' });
     expect(await Client.authenticate(client._id, secret)).toBeNull();
+  });
+
+  it('concurrent authentications share reads, and each gets its own answer', async () => {
+    // A connection of its own, to count the reads it sends.
+    const conn = await mongoose.createConnection(server.uri, { dbName: db.conn.name, autoIndex: false, autoCreate: false, monitorCommands: true }).asPromise();
+    try {
+      const reads: string[] = [];
+      conn.getClient().on('commandStarted', (event) => {
+        if (event.commandName === 'find' && event.command.find === 'clients') reads.push(event.commandName);
+      });
+      const { Client } = makeModels(conn, { secretKeys: TEST_SECRET_KEYS });
+      const made = await Promise.all(['One', 'Two', 'Three'].map((name) => newClient(name)));
+      await Client.updateOne({ _id: made[2]!.client._id }, { status: 'inactive' });
+      const [one, two, three] = made.map(({ client, secret }) => ({ id: client._id, secret }));
+      // Each call with what it must give: its client, or null.
+      const calls: Array<[string, string, string | null]> = [];
+      for (let k = 0; k < 12; k++) {
+        calls.push([one!.id, one!.secret, one!.id], [two!.id, two!.secret, two!.id]);
+        calls.push([one!.id, two!.secret, null], [three!.id, three!.secret, null], ['cl_missing', one!.secret, null]);
+      }
+      const found = await Promise.all(calls.map(([id, secret]) => Client.authenticate(id, secret)));
+      expect(found.map((client) => client?._id ?? null)).toEqual(calls.map(([, , expected]) => expected));
+      // One answer per caller: changing one caller's document changes no other's.
+      const ofOne = found.filter((client) => client?._id === one!.id);
+      expect(new Set(ofOne).size).toBe(ofOne.length);
+      ofOne[0]!.allowedScopes.push('changed');
+      expect(ofOne[1]!.allowedScopes).toEqual(['events:write']);
+      expect(reads.length).toBeLessThan(calls.length / 4);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('an authentication never gets a read sent before it was called', async () => {
+    const { Client } = db.models;
+    const { client, secret } = await newClient('Suspended');
+    // Reads on the wire and waiting when the client is suspended; a check made after that must see it.
+    const before = Array.from({ length: 2 * MAX_READS_IN_FLIGHT }, () => Client.authenticate(client._id, secret));
+    await db.conn.db!.collection('clients').updateOne({ _id: client._id as never }, { $set: { status: 'inactive' } });
+    const after = Array.from({ length: 2 * MAX_READS_IN_FLIGHT }, () => Client.authenticate(client._id, secret));
+    await Promise.all(before);
+    expect(await Promise.all(after)).toEqual(after.map(() => null));
+  });
+
+  it('when a shared read fails, every authentication waiting on it fails', async () => {
+    const conn = await mongoose.createConnection(server.uri, { dbName: db.conn.name, autoCreate: false, autoIndex: false, bufferCommands: false }).asPromise();
+    const { Client } = makeModels(conn, { secretKeys: TEST_SECRET_KEYS });
+    const { client, secret } = await newClient('Closed');
+    await conn.close();
+    const results = await Promise.allSettled(Array.from({ length: 3 * MAX_READS_IN_FLIGHT }, () => Client.authenticate(client._id, secret)));
+    expect(results.map((result) => result.status)).toEqual(results.map(() => 'rejected'));
   });
 
   it('rotateSecret: the previous secret works during the grace period, then never', async () => {
