@@ -77,7 +77,7 @@ export function refuseImmutableUpdates(schema: Schema): void {
   const checkReplacement = async (model: Model<unknown>, filter: unknown, replacement: unknown, options: ReadOptions) => {
     if (!isPlainObject(replacement)) return { replacement, pins: undefined };
     const pinned = workspaceOf(filter);
-    const checked = immutable.includes(TENANT_PATH) && pinned !== undefined && replacement[TENANT_PATH] === undefined ? { ...replacement, [TENANT_PATH]: pinned } : replacement;
+    const checked: PlainObject = { ...replacement, ...(immutable.includes(TENANT_PATH) && pinned !== undefined && replacement[TENANT_PATH] === undefined ? { [TENANT_PATH]: pinned } : {}) };
     if (pinned !== undefined && checked[TENANT_PATH] !== undefined && checked[TENANT_PATH] !== pinned) throw refuse(TENANT_PATH);
     const projection = Object.fromEntries(immutable.map((p) => [p, 1]));
     const { allWorkspaces: crossWorkspace, sort, collation, hint } = options;
@@ -86,6 +86,8 @@ export function refuseImmutableUpdates(schema: Schema): void {
     if (collation !== undefined) read.collation(collation as Parameters<typeof read.collation>[0]);
     if (hint !== undefined) read.hint(hint as Parameters<typeof read.hint>[0]);
     const current = await read.lean<PlainObject>();
+    // A replacement keeps the stored createdAt, as an update does (mongoose sets `now` when the caller leaves it out).
+    for (const path of immutable.filter((p) => TIMESTAMPS.has(p))) if (current?.[path] !== undefined) checked[path] = current[path];
     for (const path of immutable) {
       if (current && !sameValue(current[path], checked[path])) throw refuse(path);
     }

@@ -96,6 +96,24 @@ describe('Query writes of versioned models', () => {
     }
   });
 
+  it('a replacement keeps the stored createdAt, whether it leaves it out or gives another', async () => {
+    const { Workspace } = db.models;
+    for (const write of ['replaceOne', 'findOneAndReplace', 'bulkWrite'] as const) {
+      for (const createdAt of [undefined, new Date(0)]) {
+        const made = await Workspace.create({ name: `Kept ${write}` });
+        // The replacement is written in a later millisecond than the create.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const replacement = { name: 'Replaced', code: made.code, status: made.status, allowedOrigins: [], ...(createdAt ? { createdAt } : {}) };
+        if (write === 'bulkWrite') await Workspace.bulkWrite([{ replaceOne: { filter: { _id: made._id }, replacement } }]);
+        else if (write === 'replaceOne') await Workspace.replaceOne({ _id: made._id }, replacement);
+        else await Workspace.findOneAndReplace({ _id: made._id }, replacement);
+        const stored = await Workspace.collection.findOne({ _id: made._id as never });
+        expect(stored).toMatchObject({ name: 'Replaced', createdAt: made.createdAt });
+        expect(stored!.updatedAt.getTime()).toBeGreaterThan(made.createdAt.getTime());
+      }
+    }
+  });
+
   it('a save() of a document read after the update still succeeds', async () => {
     const { Workspace } = db.models;
     const made = await Workspace.create({ name: 'Fresh' });

@@ -220,25 +220,20 @@ describe('Nothing but revealSecrets returns a secret or its ciphertext', () => {
     });
     await via('replaceOne', async (m) => {
       const id = await s3conn(m);
-      // A replacement keeps the immutable createdAt (the update validation refuses one that changes it).
-      const { createdAt } = (await Connection.collection.findOne({ _id: id as never }))!;
-      await Connection.replaceOne({ _id: id }, { name: 'Leak replaced', type: 'S3', createdAt, config: { ...s3, secretAccessKey: m() } });
+      await Connection.replaceOne({ _id: id }, { name: 'Leak replaced', type: 'S3', config: { ...s3, secretAccessKey: m() } });
       return [id];
     });
     if (findAndModifyWithProjection) await via('findOneAndReplace', async (m) => {
       const id = await httpConn(m);
-      const { createdAt } = (await Connection.collection.findOne({ _id: id as never }))!;
-      created.push(await Connection.findOneAndReplace({ _id: id }, { name: 'Leak replaced', type: 'HTTP', createdAt, config: { ...http, headers: { Authorization: m() } } }, { new: true }));
+      created.push(await Connection.findOneAndReplace({ _id: id }, { name: 'Leak replaced', type: 'HTTP', config: { ...http, headers: { Authorization: m() } } }, { new: true }));
       return [id];
     });
     await via('bulkWrite updateOne/updateMany/replaceOne', async (m) => {
       const [a, b, c] = [await s3conn(m), await httpConn(m), await s3conn(m)];
-      // A replacement keeps the immutable createdAt (the update validation refuses one that drops it).
-      const { createdAt } = (await Connection.collection.findOne({ _id: c as never }))!;
       await Connection.bulkWrite([
         { updateOne: { filter: { _id: a }, update: { $set: { 'config.secretAccessKey': m() } } } },
         { updateMany: { filter: { _id: b }, update: { $set: { 'config.headers.Authorization': m() } } } },
-        { replaceOne: { filter: { _id: c }, replacement: { name: 'Leak bulk replaced', type: 'S3', createdAt, config: { ...s3, secretAccessKey: m() } } as never } },
+        { replaceOne: { filter: { _id: c }, replacement: { name: 'Leak bulk replaced', type: 'S3', config: { ...s3, secretAccessKey: m() } } as never } },
       ]);
       return [a, b, c];
     });
