@@ -95,7 +95,7 @@ function scoped(model: LooseModel, field: string, workspaceId: string): Record<(
     findOneAndUpdate: (f, u, ...rest) => pin(model.findOneAndUpdate(filter('findOneAndUpdate', f), update('findOneAndUpdate', u), ...rest)),
     deleteOne: (f, ...rest) => pin(model.deleteOne(filter('deleteOne', f), ...rest)),
     deleteMany: (f, ...rest) => pin(model.deleteMany(filter('deleteMany', f), ...rest)),
-    aggregate: (p, ...rest) => model.aggregate(pipeline(p), ...rest),
+    aggregate: (p, ...rest) => model.aggregate(pipeline(p), ...rest).option({ forWorkspace: workspaceId }),
   };
 }
 

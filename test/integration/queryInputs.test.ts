@@ -136,7 +136,7 @@ describe('bulkWrite operation options (H8-12)', () => {
 
 describe('a collation on a workspace-scoped model is refused (M8-6)', () => {
   const ci = { locale: 'en', strength: 2 };
-  it('queries, bulkWrite operations and aggregates of Pipeline, User and Session refuse a collation; so does a forWorkspace notification query', async () => {
+  it('queries, bulkWrite operations and aggregates of Pipeline, User and Session refuse a collation; so do a forWorkspace notification query and aggregate', async () => {
     const { Pipeline, User, Session } = db.models;
     for (const call of [
       () => Pipeline.find({ workspaceId: 'WS_B' }).collation(ci),
@@ -147,6 +147,8 @@ describe('a collation on a workspace-scoped model is refused (M8-6)', () => {
       () => Session.deleteMany({ workspaceId: 'WS_B' }, { collation: ci }),
       () => forWorkspace(db.models, 'WS_B').Pipeline.find({}).collation(ci),
       () => forWorkspace(db.models, 'WS_B').Notification.find({}).collation(ci),
+      () => forWorkspace(db.models, 'WS_B').Notification.aggregate([{ $match: {} }]).collation(ci),
+      () => forWorkspace(db.models, 'WS_B').Notification.aggregate([{ $match: {} }], { collation: ci }),
     ]) {
       const error = await outcome(call);
       expect(error).toBeInstanceOf(UnsafeQueryError);
