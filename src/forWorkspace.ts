@@ -78,7 +78,10 @@ function scoped(model: LooseModel, field: string, workspaceId: string): Record<(
 
   // A query made here stays on its workspace even if a caller chains `.where('workspaceId', other)` to it.
   // The tenant guard checks workspaceId against this option; a notification's tenantId is checked by pinnedTenant.
-  const pin = <Q>(query: Q): Q => (query as { setOptions(o: object): Q }).setOptions({ forWorkspace: workspaceId });
+  const pin = <Q>(query: Q): Q =>
+    query instanceof mongoose.Aggregate
+      ? (query.option({ forWorkspace: workspaceId } as object) as Q)
+      : (query as { setOptions(o: object): Q }).setOptions({ forWorkspace: workspaceId });
 
   return {
     find: (f, ...rest) => pin(model.find(filter('find', f), ...rest)),
@@ -95,7 +98,7 @@ function scoped(model: LooseModel, field: string, workspaceId: string): Record<(
     findOneAndUpdate: (f, u, ...rest) => pin(model.findOneAndUpdate(filter('findOneAndUpdate', f), update('findOneAndUpdate', u), ...rest)),
     deleteOne: (f, ...rest) => pin(model.deleteOne(filter('deleteOne', f), ...rest)),
     deleteMany: (f, ...rest) => pin(model.deleteMany(filter('deleteMany', f), ...rest)),
-    aggregate: (p, ...rest) => model.aggregate(pipeline(p), ...rest).option({ forWorkspace: workspaceId }),
+    aggregate: (p, ...rest) => pin(model.aggregate(pipeline(p), ...rest)),
   };
 }
 

@@ -3,7 +3,7 @@
 // middleware because mongoose lets a connection or global setting override a query's), code-running operators are
 // refused, and nothing filters, sorts or projects on a secret path.
 import mongoose, { type Aggregate, type Query, type Schema } from 'mongoose';
-import { TenantScopeError, UnsafeQueryError } from '../errors.js';
+import { TenantScopeError, UnsafeQueryError, validationErrorOf } from '../errors.js';
 import { secretPaths } from './secrets.js';
 
 // mongoose.trusted() marks an object with a symbol of mongoose's own: read it off a marked probe.
@@ -267,10 +267,45 @@ export function refuseSkippedMiddleware(schema: Schema): void {
     },
   };
   for (const gate of Object.values(gates)) Object.defineProperty(gate, BUILT_IN, { value: true });
+  // `new Model(body, null, { strict: false })` and `doc.set(path, value, { strict: false })` keep unknown fields.
+  // A loaded document may hold fields an older schema declared: left alone unless changed.
+  schema.pre('validate', function () {
+    const unknown = undeclaredPaths(schema, valuesOf(this)).filter((path) => this.isNew || this.isModified(path));
+    if (unknown.length > 0) throw validationErrorOf(unknown.map((path) => ({ path, message: `${path} is not a field here`, code: 'unknown-field' })));
+  });
   preFirst(schema, QUERY_OPERATIONS, gates.query);
   preFirst(schema, 'aggregate', gates.aggregate);
   preFirst(schema, 'bulkWrite', gates.bulkWrite);
   preFirst(schema, 'save', gates.save);
+}
+
+/** A document's (or sub-document's) stored values, without its getters. */
+function valuesOf(doc: unknown): PlainObject {
+  const values = (doc as { _doc?: unknown })._doc ?? doc;
+  return isRecord(values) ? (values as PlainObject) : {};
+}
+
+type PathType = Schema['paths'][string] & { schema?: Schema; $isMongooseDocumentArray?: boolean };
+
+/** The paths of `values` that `schema` does not declare, into nested objects and sub-documents (Mixed and maps are free-form). */
+function undeclaredPaths(schema: Schema, values: PlainObject, nested = '', where = ''): string[] {
+  const found: string[] = [];
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    const path = nested + key;
+    const type = schema.paths[path] as PathType | undefined;
+    if (type?.schema && type.$isMongooseDocumentArray && Array.isArray(value)) {
+      const of = type.schema;
+      value.forEach((item, i) => found.push(...undeclaredPaths(of, valuesOf(item), '', `${where}${key}.${i}.`)));
+    } else if (type?.schema && value !== null) {
+      found.push(...undeclaredPaths(type.schema, valuesOf(value), '', `${where}${key}.`));
+    } else if (!type && (schema as Schema & { nested: Record<string, boolean> }).nested[path] && isPlainObject(value)) {
+      found.push(...undeclaredPaths(schema, value, `${path}.`, `${where}${key}.`));
+    } else if (!type) {
+      found.push(where + key);
+    }
+  }
+  return found;
 }
 
 /** The filter of one write of a `bulkWrite`, and where to put it back. */

@@ -222,6 +222,37 @@ describe('per-query strict options are refused (L8-15)', () => {
   });
 });
 
+describe('documents made with strict: false', () => {
+  it('a constructor or set() with strict: false cannot store an unknown field: ValidationError naming it, nothing stored', async () => {
+    const { Workspace, Connection } = db.models;
+    type Loose = new (body: object, projection: null, options: object) => { save(): Promise<unknown> };
+    const strictOff = { strict: false };
+    const user = new db.models.User({ workspaceId: A, username: 'loose' });
+    user.set('isRoot', true, strictOff);
+    for (const [made, path] of [
+      [new (Workspace as unknown as Loose)({ name: 'Loose', isRoot: true }, null, strictOff), 'isRoot'],
+      [new (Connection as unknown as Loose)({ name: 'Loose', type: 'HTTP', config: { url: 'https://hooks.example.com/x', method: 'POST', extra: 1 } }, null, strictOff), 'config.extra'],
+      [user, 'isRoot'],
+    ] as const) {
+      const error = await outcome(() => made.save());
+      expect(describeError(error)).toMatchObject({ status: 400, fields: { [path]: `${path} is not a field here` } });
+    }
+    expect(await raw('workspaces', { name: 'Loose' })).toEqual([]);
+    expect(await raw('connections', { name: 'Loose' })).toEqual([]);
+    expect(await raw('users', { username: 'loose' })).toEqual([]);
+  });
+
+  it('a stored document holding a field an older schema declared still saves: the field is left as it is', async () => {
+    const { Workspace } = db.models;
+    const made = await Workspace.create({ name: 'Older' });
+    await db.conn.db!.collection('workspaces').updateOne({ _id: made._id as never }, { $set: { retiredField: 1 } });
+    const loaded = await Workspace.findById(made._id);
+    loaded!.name = 'Older renamed';
+    await loaded!.save();
+    expect(await raw('workspaces', { _id: made._id })).toMatchObject([{ name: 'Older renamed', retiredField: 1 }]);
+  });
+});
+
 describe('errors repeat little of the input and say 400 for input (L8-16, L8-8)', () => {
   const huge = 'x'.repeat(1_000_000);
 
