@@ -128,11 +128,28 @@ function openField(ring: KeyRing | undefined, id: string, path: string, value: u
   }
 }
 
+/**
+ * A caller's value sealed for this connection and field. A value already sealed for exactly this connection and
+ * field (by a save() that then failed, or by bulkSave's own save hook) stays as it is; anything else, a string that
+ * only looks sealed included, is the caller's plaintext.
+ */
+function sealFor(ring: KeyRing, id: string, path: string, value: string): string {
+  if (sealedWith(value)) {
+    try {
+      open(ring, value, context(id, path));
+      return value;
+    } catch {
+      // Not sealed for this field: sealed as the caller's value below.
+    }
+  }
+  return seal(ring, value, context(id, path));
+}
+
 /** Seals one header value, after checking it (a value is a credential: it is never quoted in an error). */
 function sealHeader(ring: KeyRing, id: string, name: string, value: unknown): string {
   const problem = headerProblem(name, value);
   if (problem) throw validationError([{ path: `${HEADERS_PATH}.${name}`, message: `config.headers: ${problem}` }]);
-  return seal(ring, value as string, context(id, `${HEADERS_PATH}.${name}`));
+  return sealFor(ring, id, `${HEADERS_PATH}.${name}`, value as string);
 }
 
 function sealHeaders(ring: KeyRing, id: string, headers: unknown): unknown {
@@ -142,7 +159,7 @@ function sealHeaders(ring: KeyRing, id: string, headers: unknown): unknown {
 }
 
 function sealSecretKey(ring: KeyRing, id: string, value: unknown): unknown {
-  return typeof value === 'string' ? seal(ring, value, context(id, SECRET_KEY_PATH)) : value;
+  return typeof value === 'string' ? sealFor(ring, id, SECRET_KEY_PATH, value) : value;
 }
 
 function sealConfig(ring: KeyRing, id: string, config: unknown): unknown {
@@ -187,26 +204,32 @@ function sealRawDocument(ring: () => KeyRing, doc: Plain): Plain {
   return { ...doc, _id: id, config: sealConfig(ring(), id, doc.config) };
 }
 
-// save() and create(): seal what the caller set (a value already sealed was loaded, or sealed by a failed save).
-connectionSchema.pre('save', function () {
-  if (!this.config) return;
-  const id = this._id;
-  const key: unknown = this.get(SECRET_KEY_PATH);
-  if (this.isModified(SECRET_KEY_PATH) && typeof key === 'string' && !sealedWith(key)) this.set(SECRET_KEY_PATH, sealSecretKey(requireRing(this.db), id, key));
-  const headers: unknown = this.get(HEADERS_PATH);
-  if (this.isModified(HEADERS_PATH) && headers instanceof Map) {
+/** Seals, in place, what was set on a connection document (save(), create(), and documents given to insertMany or bulkWrite). */
+function sealDocument(doc: ConnectionDocument): void {
+  if (!doc.config) return;
+  const id = doc._id;
+  const key: unknown = doc.get(SECRET_KEY_PATH);
+  if (doc.isModified(SECRET_KEY_PATH) && typeof key === 'string') doc.set(SECRET_KEY_PATH, sealSecretKey(requireRing(doc.db), id, key));
+  const headers: unknown = doc.get(HEADERS_PATH);
+  if (doc.isModified(HEADERS_PATH) && headers instanceof Map) {
     for (const [name, value] of headers as Map<string, unknown>) {
-      if (typeof value === 'string' && !sealedWith(value)) headers.set(name, sealHeader(requireRing(this.db), id, name, value));
+      if (typeof value === 'string') headers.set(name, sealHeader(requireRing(doc.db), id, name, value));
     }
   }
+}
+
+connectionSchema.pre('save', function () {
+  sealDocument(this);
 });
 
+// insertMany and bulkWrite run no save hook: each document or raw object is sealed here.
 connectionSchema.pre('insertMany', function (docs: unknown) {
   const ring = () => requireRing(this.db);
   const list: unknown[] = Array.isArray(docs) ? docs : [docs];
   list.forEach((doc, i) => {
-    if (!doc || typeof doc !== 'object' || doc instanceof mongoose.Document) return; // documents are sealed below
-    if (Array.isArray(docs)) docs[i] = sealRawDocument(ring, doc as Plain);
+    if (!doc || typeof doc !== 'object') return;
+    if (doc instanceof mongoose.Document) sealDocument(doc as ConnectionDocument);
+    else if (Array.isArray(docs)) docs[i] = sealRawDocument(ring, doc as Plain);
     else Object.assign(doc, sealRawDocument(ring, doc as Plain));
   });
 });
@@ -214,7 +237,9 @@ connectionSchema.pre('bulkWrite', function (ops) {
   const ring = () => requireRing(this.db);
   ops.forEach((op, i) => {
     if ('insertOne' in op) {
-      ops[i] = { insertOne: { ...op.insertOne, document: sealRawDocument(ring, op.insertOne.document as Plain) as never } };
+      const document: unknown = op.insertOne.document;
+      if (document instanceof mongoose.Document) sealDocument(document as ConnectionDocument);
+      else ops[i] = { insertOne: { ...op.insertOne, document: sealRawDocument(ring, document as Plain) as never } };
       return;
     }
     const write = 'updateOne' in op ? op.updateOne : 'updateMany' in op ? op.updateMany : 'replaceOne' in op ? op.replaceOne : undefined;
@@ -293,9 +318,14 @@ connectionSchema.pre(['replaceOne', 'findOneAndReplace'], async function () {
 
 /**
  * Moves every stored credential of the connections to the current key and returns how many connections and values
- * it rewrote. Values under older keys keep decrypting until then; afterwards the older keys can be removed.
+ * it rewrote. Values under older keys keep decrypting until then; afterwards the older keys can be removed. A
+ * credential stored in plaintext (written before the package encrypted them) is sealed too. A value that cannot be
+ * opened (tampered, moved, or its key gone) is left as it is and listed in `failed`: one bad row does not stop the
+ * rotation of the others.
  */
-export async function reencryptSecrets(models: { Connection: ConnectionModel }): Promise<{ connections: number; values: number }> {
+export async function reencryptSecrets(
+  models: { Connection: ConnectionModel },
+): Promise<{ connections: number; values: number; failed: Array<{ connectionId: string; field: string; reason: string }> }> {
   const { Connection } = models;
   const ring = requireRing(Connection.db);
   const cursor = Connection.collection.find<{ _id: string; config?: StoredSecrets }>(
@@ -304,19 +334,28 @@ export async function reencryptSecrets(models: { Connection: ConnectionModel }):
   );
   let connections = 0;
   let values = 0;
+  const failed: Array<{ connectionId: string; field: string; reason: string }> = [];
   for await (const doc of cursor) {
     const stored: Array<[string, unknown]> = [];
     if (doc.config?.secretAccessKey != null) stored.push([SECRET_KEY_PATH, doc.config.secretAccessKey]);
     for (const [name, value] of Object.entries(doc.config?.headers ?? {})) stored.push([`${HEADERS_PATH}.${name}`, value]);
-    const moved = stored.filter(([, value]) => sealedWith(value) !== ring.current);
+    const moved: Array<[string, unknown, string]> = [];
+    for (const [path, value] of stored) {
+      if (typeof value !== 'string' || sealedWith(value) === ring.current) continue;
+      try {
+        moved.push([path, value, sealedWith(value) ? openField(ring, doc._id, path, value) : value]);
+      } catch (error) {
+        failed.push({ connectionId: doc._id, field: path, reason: (error as Error).message });
+      }
+    }
     if (moved.length === 0) continue;
-    const $set = Object.fromEntries(moved.map(([path, value]) => [path, seal(ring, openField(ring, doc._id, path, value), context(doc._id, path))]));
+    const $set = Object.fromEntries(moved.map(([path, , plain]) => [path, seal(ring, plain, context(doc._id, path))]));
     // Only if no one rewrote these values meanwhile (a new write is under the current key already).
-    const result = await Connection.collection.updateOne({ _id: doc._id, ...Object.fromEntries(moved) } as never, { $set });
+    const result = await Connection.collection.updateOne({ _id: doc._id, ...Object.fromEntries(moved.map(([path, value]) => [path, value])) } as never, { $set });
     if (result.modifiedCount > 0) {
       connections += 1;
       values += moved.length;
     }
   }
-  return { connections, values };
+  return { connections, values, failed };
 }

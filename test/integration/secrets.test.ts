@@ -111,6 +111,24 @@ describe('Encrypted credentials: tampering', () => {
     expectDecryptionError(await reveal(db.models, s3conn._id), s3conn._id, 'config.secretAccessKey', 'other-value');
   });
 
+  it("a caller's value that only looks encrypted, or is another field's ciphertext, is sealed as given: revealSecrets gives it back", async () => {
+    const { Connection } = db.models;
+    const other = await sealed();
+    const lookalikes = ['aes256gcm:v1:test2:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'aes256gcm:v1:nokey:AAAA', other.headers.Authorization!];
+    for (const value of lookalikes) {
+      const made = [
+        await Connection.create({ name: 'Lookalike', type: 'S3', config: { ...s3, secretAccessKey: value } }),
+        (await Connection.insertMany([new Connection({ name: 'Lookalike', type: 'HTTP', config: { ...http, headers: { Authorization: value } } })]))[0]!,
+      ];
+      for (const { _id } of made) {
+        const raw = (await db.conn.db!.collection('connections').findOne({ _id: _id as never }))!;
+        expect([raw.config.secretAccessKey, raw.config.headers?.Authorization]).not.toContain(value);
+        const revealed = await (await Connection.findById(_id))!.revealSecrets();
+        expect(revealed.secretAccessKey ?? revealed.headers?.Authorization).toBe(value);
+      }
+    }
+  });
+
   it('a wrong key and a missing key do not decrypt', async () => {
     const { id } = await sealed();
     const wrong = await sameDatabase({ secretKeys: { current: 'test2', keys: { test2: otherKey(7) } } });
@@ -138,10 +156,34 @@ describe('Encrypted credentials: rotation', () => {
       expect(JSON.stringify(doc.config)).not.toMatch(/aes256gcm:v1:test1:/);
     }
     expect(await raw.countDocuments({ 'config.secretAccessKey': { $regex: '^aes256gcm:v1:test1:' } })).toBe(0);
-    expect(await reencryptSecrets(db.models)).toEqual({ connections: 0, values: 0 });
+    expect(await reencryptSecrets(db.models)).toEqual({ connections: 0, values: 0, failed: [] });
     const newOnly = await sameDatabase({ secretKeys: { current: 'test2', keys: { test2: TEST_SECRET_KEYS.keys.test2 } } });
     expect(await (await newOnly.Connection.findById(a._id))!.revealSecrets()).toEqual({ secretAccessKey: 'rotate-s3' });
     expect(await (await newOnly.Connection.findById(b._id))!.revealSecrets()).toEqual({ headers: { Authorization: 'rotate-a', 'X-Key': 'rotate-b' } });
+  });
+});
+
+describe('Encrypted credentials: migration', () => {
+  it('reencryptSecrets seals credentials stored in plaintext, lists the values it cannot open, and still moves the others', async () => {
+    const old = await sameDatabase({ secretKeys: { current: 'test1', keys: { test1: TEST_SECRET_KEYS.keys.test1 } } });
+    const raw = db.conn.db!.collection('connections');
+    // A connection written before credentials were encrypted.
+    await raw.insertOne({ _id: 'cn_legacy' as never, name: 'Legacy', type: 'HTTP', status: 'active', config: { ...http, headers: { Authorization: 'legacy-plain' } } });
+    const broken = await old.Connection.create({ name: 'Broken', type: 'S3', config: { ...s3, secretAccessKey: 'broken-secret' } });
+    const sealed = (await raw.findOne({ _id: broken._id as never }))!.config.secretAccessKey as string;
+    await raw.updateOne({ _id: broken._id as never }, { $set: { 'config.secretAccessKey': `${sealed.slice(0, -4)}AAAA` } });
+    const good = await old.Connection.create({ name: 'Good', type: 'S3', config: { ...s3, secretAccessKey: 'good-secret' } });
+    try {
+      const result = await reencryptSecrets(db.models);
+      expect(result.failed).toEqual([{ connectionId: broken._id, field: 'config.secretAccessKey', reason: expect.stringContaining(broken._id) as string }]);
+      expect(JSON.stringify(result.failed)).not.toContain('broken-secret');
+      expect(result.values).toBeGreaterThanOrEqual(2);
+      expect((await raw.findOne({ _id: 'cn_legacy' as never }))!.config.headers.Authorization).toMatch(/^aes256gcm:v1:test2:/);
+      expect(await (await db.models.Connection.findById('cn_legacy'))!.revealSecrets()).toEqual({ headers: { Authorization: 'legacy-plain' } });
+      expect((await raw.findOne({ _id: good._id as never }))!.config.secretAccessKey).toMatch(/^aes256gcm:v1:test2:/);
+    } finally {
+      await raw.deleteMany({ _id: { $in: ['cn_legacy', broken._id, good._id] as never[] } });
+    }
   });
 });
 
@@ -186,6 +228,28 @@ describe('Nothing but revealSecrets returns a secret or its ciphertext', () => {
     await via('bulkWrite insertOne', async (m) => {
       await Connection.bulkWrite([{ insertOne: { document: { _id: 'cn_leakbulk', name: 'Leak bulk', type: 'S3', config: { ...s3, secretAccessKey: m() } } } }]);
       return ['cn_leakbulk'];
+    });
+    await via('insertMany of documents', async (m) => {
+      const made = [
+        new Connection({ name: 'Leak insertMany doc', type: 'HTTP', config: { ...http, headers: { Authorization: m() } } }),
+        new Connection({ name: 'Leak insertMany doc', type: 'S3', config: { ...s3, secretAccessKey: m() } }),
+      ];
+      const docs = await Connection.insertMany(made);
+      const one = await Connection.insertMany(new Connection({ name: 'Leak insertMany doc', type: 'S3', config: { ...s3, secretAccessKey: m() } }));
+      return [...docs, ...one].map((d) => d._id);
+    });
+    await via('bulkWrite insertOne of a document', async (m) => {
+      const doc = new Connection({ name: 'Leak bulk doc', type: 'S3', config: { ...s3, secretAccessKey: m() } });
+      await Connection.bulkWrite([{ insertOne: { document: doc } }]);
+      return [doc._id];
+    });
+    await via('bulkSave (new, then loaded and changed)', async (m) => {
+      const fresh = new Connection({ name: 'Leak bulkSave', type: 'HTTP', config: { ...http, headers: { Authorization: m() } } });
+      await Connection.bulkSave([fresh]);
+      const loaded = (await Connection.findById(await s3conn(m)))!;
+      loaded.set('config.secretAccessKey', m());
+      await Connection.bulkSave([loaded]);
+      return [fresh._id, loaded._id];
     });
     await via('updateOne $set config.secretAccessKey', async (m) => {
       const id = await s3conn(m);

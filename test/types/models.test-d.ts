@@ -78,7 +78,7 @@ describe('consumer-facing types', () => {
     expectTypeOf(isLive(live!)).toEqualTypeOf<boolean>();
     const connection = await models.Connection.findById('cn_1').orFail();
     expectTypeOf(await connection.revealSecrets()).toEqualTypeOf<{ secretAccessKey?: string; headers?: Record<string, string> }>();
-    expectTypeOf(reencryptSecrets).returns.toEqualTypeOf<Promise<{ connections: number; values: number }>>();
+    expectTypeOf(reencryptSecrets).returns.toEqualTypeOf<Promise<{ connections: number; values: number; failed: Array<{ connectionId: string; field: string; reason: string }> }>>();
     const authenticated = await models.Client.authenticate('cl_1', 'secret');
     expectTypeOf(authenticated).not.toBeAny();
     expectTypeOf(authenticated!._id).toEqualTypeOf<string>();
