@@ -101,8 +101,9 @@ function parse(stored: string): (ScryptParams & { hash: string }) | undefined {
   const header = HEADER.exec(stored);
   if (!header) return /^[A-Za-z0-9_-]{43}$/.test(stored) ? { ...FIRST_FORMAT, hash: stored } : undefined;
   const [ln, r, p] = header.slice(1, 4).map(Number) as [number, number, number];
-  // A stored hash can be edited by whoever reaches the database: never let it ask for unbounded work.
-  if (ln < 10 || r < 1 || p < 1 || p > 4 || 128 * 2 ** ln * r > MAX_SCRYPT_MEMORY) return undefined;
+  // A stored hash can be edited by whoever reaches the database: it may ask for no more work than the package's own
+  // hashes (no version made costlier ones), so a login never costs more than one at the current parameters.
+  if (ln < 10 || r < 1 || p < 1 || ln > CURRENT.ln || r > CURRENT.r || p > CURRENT.p || 128 * 2 ** ln * r > MAX_SCRYPT_MEMORY) return undefined;
   return { ln, r, p, hash: header[4]! };
 }
 
@@ -122,12 +123,21 @@ const NO_SALT = Buffer.alloc(SALT_BYTES);
  * `outdated`: the password matched a hash made with older parameters, so the caller should store a new one.
  */
 export async function checkPassword(password: unknown, hash: unknown, salt: unknown): Promise<{ ok: boolean; outdated: boolean }> {
-  // A password longer than any that can be set is wrong: it costs one short derivation, never its own length's.
-  const usable = typeof password === 'string' && password.length <= PASSWORD_LENGTH.max;
+  // A password longer than any that can be set (1,024 characters, each up to 2 UTF-16 units) is wrong: it costs one
+  // short derivation, never its own length's.
+  const usable = typeof password === 'string' && password.length <= 2 * PASSWORD_LENGTH.max;
+  const given = usable ? password : '';
   const stored = typeof hash === 'string' && typeof salt === 'string' ? parse(hash) : undefined;
-  const actual = await derive(usable ? password : '', stored ? Buffer.from(salt as string, 'base64url') : NO_SALT, stored ?? CURRENT);
-  if (!stored || !usable) return { ok: false, outdated: false };
+  const older = stored !== undefined && (stored.ln < CURRENT.ln || stored.r < CURRENT.r || stored.p < CURRENT.p);
+  // Every check costs one derivation at the current parameters, a hash made with older ones included (it also
+  // costs its own, cheaper one), so the time of a wrong password tells no username apart.
+  const [current, atStored] = await Promise.all([
+    derive(given, stored && !older ? Buffer.from(salt as string, 'base64url') : NO_SALT, CURRENT),
+    older ? derive(given, Buffer.from(salt as string, 'base64url'), stored).catch(() => undefined) : undefined,
+  ]);
+  const actual = older ? atStored : current;
+  if (!stored || !usable || !actual) return { ok: false, outdated: false };
   const expected = Buffer.from(stored.hash, 'base64url');
   const ok = expected.length === actual.length && timingSafeEqual(expected, actual);
-  return { ok, outdated: ok && (stored.ln < CURRENT.ln || stored.r < CURRENT.r || stored.p < CURRENT.p) };
+  return { ok, outdated: ok && older };
 }

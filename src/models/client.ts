@@ -4,9 +4,12 @@ import { ID_PATTERN } from '../contracts/rules.js';
 import { ConflictError, validationErrorOf as validationError } from '../errors.js';
 import { clientSecretMatches, hashClientSecret, isToken, newToken, TOKEN_PREFIXES } from '../secretHashing.js';
 import { readById } from './batchedReads.js';
+import { setByPackage } from './secrets.js';
 import { idField, nameField, schemaOptions, stringListField } from './fields.js';
 
 const SET_SECRET = 'is required: create the client with Client.createWithSecret(fields)';
+/** Only these write a client's secret fields (`setBy`: see secrets.ts). */
+const SECRET_MAKERS = 'Client.createWithSecret and client.rotateSecret';
 /** The longest grace period of a rotation: long enough to redeploy every producer, short enough to end. */
 const MAX_GRACE_SECONDS = 30 * 24 * 3600;
 
@@ -27,12 +30,12 @@ export const clientSchema = Schema.create(
   {
     ...clientFields,
     // HMAC-SHA-256 of the secret keyed by secretSalt (random machine secrets need no slow hash).
-    secretHash: { type: String, required: [true, `secretHash ${SET_SECRET}`], select: false },
-    secretSalt: { type: String, required: [true, `secretSalt ${SET_SECRET}`], select: false },
+    secretHash: { type: String, required: [true, `secretHash ${SET_SECRET}`], select: false, setBy: SECRET_MAKERS },
+    secretSalt: { type: String, required: [true, `secretSalt ${SET_SECRET}`], select: false, setBy: SECRET_MAKERS },
     // The secret before the last rotation, accepted until previousSecretExpiresAt (the grace period).
-    previousSecretHash: { type: String, select: false },
-    previousSecretSalt: { type: String, select: false },
-    previousSecretExpiresAt: { type: Date, select: false },
+    previousSecretHash: { type: String, select: false, setBy: SECRET_MAKERS },
+    previousSecretSalt: { type: String, select: false, setBy: SECRET_MAKERS },
+    previousSecretExpiresAt: { type: Date, select: false, setBy: SECRET_MAKERS },
   },
   {
     ...schemaOptions,
@@ -73,7 +76,9 @@ export const clientSchema = Schema.create(
       async createWithSecret(fields: ClientFields) {
         const secret = newToken(TOKEN_PREFIXES.clientSecret);
         const { hash, salt } = hashClientSecret(secret);
-        const created = await this.create({ ...fields, ...NO_SECRETS, secretHash: hash, secretSalt: salt });
+        const created = new this({ ...fields, ...NO_SECRETS });
+        setByPackage(created, { secretHash: hash, secretSalt: salt });
+        await created.save();
         // The returned document is the one a query would give: without the hash in memory.
         return { client: this.hydrate(created.toObject()), secret };
       },

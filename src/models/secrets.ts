@@ -26,6 +26,76 @@ export function secretPaths(schema: Schema): string[] {
   return pathsWhere(schema, (type) => (type.options as { select?: unknown }).select === false).map((p) => p.path);
 }
 
+/**
+ * The paths only the package writes, from the `setBy` option naming what writes them (a client's secret hashes, a
+ * user's password hash): a caller who could write one would choose the client's secret or the user's password.
+ */
+function packageOnlyPaths(schema: Schema): Array<{ path: string; setBy: string }> {
+  return pathsWhere(schema, (type) => typeof (type.options as { setBy?: unknown }).setBy === 'string').map(({ path, type }) => ({
+    path,
+    setBy: (type.options as { setBy: string }).setBy,
+  }));
+}
+
+const setByThePackage = new WeakMap<object, Map<string, unknown>>();
+
+/** Sets package-only paths on a document (`setPassword`, `createWithSecret`): these values, and only these, may be saved. */
+export function setByPackage(doc: mongoose.Document<unknown>, values: Readonly<Plain>): void {
+  doc.set(values);
+  setByThePackage.set(doc, new Map([...(setByThePackage.get(doc) ?? []), ...Object.entries(values)]));
+}
+
+/** The paths an update document writes, whatever the operator (top-level fields of a replacement-style update too). */
+function writtenPaths(update: unknown): string[] {
+  if (!update || typeof update !== 'object' || Array.isArray(update)) return [];
+  return Object.entries(update).flatMap(([key, value]) =>
+    !key.startsWith('$') ? [key] : value && typeof value === 'object' ? Object.entries(value).flatMap(([path, to]) => (key === '$rename' ? [path, String(to)] : [path])) : [],
+  );
+}
+
+/**
+ * Package-only paths are written by the package's own methods and nowhere else: a save(), create(), insertMany or
+ * bulkWrite insert with another value, and any query update, replacement or bulkWrite write naming one, fail with a
+ * ValidationError on the path.
+ */
+function guardPackageOnlyPaths(schema: Schema): void {
+  const paths = packageOnlyPaths(schema);
+  if (paths.length === 0) return;
+  const named = (path: string) => paths.find((p) => path === p.path || path.startsWith(`${p.path}.`) || p.path.startsWith(`${path}.`));
+  const refuseWrite = (path: string, setBy: string, more = '') => refuse(path, `${path} is set only by ${setBy}${more}`);
+  const checkWrite = (update: unknown) => {
+    for (const path of writtenPaths(update)) {
+      const found = named(path);
+      if (found) refuseWrite(found.path, found.setBy);
+    }
+  };
+  schema.pre('validate', function () {
+    const set = setByThePackage.get(this);
+    for (const { path, setBy } of paths) {
+      if (!this.isModified(path)) continue;
+      const value: unknown = this.get(path);
+      if (this.isNew && value === undefined) continue;
+      if (!set?.has(path) || set.get(path) !== value) this.invalidate(path, `${path} is set only by ${setBy}`);
+    }
+  });
+  // A replacement would have to carry them: refused whole (update the other fields with updateOne).
+  const refuseReplacement = (modelName: string) =>
+    refuseWrite(paths[0]!.path, paths[0]!.setBy, `: a ${modelName} cannot be replaced (replaceOne, findOneAndReplace), update its fields instead`);
+  schema.pre(['updateOne', 'updateMany', 'findOneAndUpdate'], function (this: Query<unknown, unknown>) {
+    checkWrite(this.getUpdate());
+  });
+  schema.pre(['replaceOne', 'findOneAndReplace'], function (this: Query<unknown, unknown>) {
+    refuseReplacement(this.model.modelName);
+  });
+  schema.pre('bulkWrite', function (ops) {
+    for (const op of ops) {
+      const write = 'updateOne' in op ? op.updateOne : 'updateMany' in op ? op.updateMany : undefined;
+      if (write) checkWrite(write.update);
+      if ('replaceOne' in op) refuseReplacement(this.modelName);
+    }
+  });
+}
+
 function refuse(path: string, message: string): never {
   throw validationError([{ path, message }]);
 }
@@ -66,6 +136,7 @@ export function hideSecrets(schema: Schema, paths: readonly string[] = secretPat
  * leading `$match`, and updateGuards.ts refuses pipeline-style updates: those run first, so they are not repeated.
  */
 export function guardSecretPaths(schema: Schema): void {
+  guardPackageOnlyPaths(schema);
   const secrets = secretPaths(schema);
   const leaves = pathsWhere(schema, (type) => !nestedSchema(type)).map((p) => p.path);
   if (secrets.length > 0) {

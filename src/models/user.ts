@@ -3,6 +3,7 @@ import { ACTIVE_STATUSES } from '../contracts/enums.js';
 import { validationErrorOf as validationError } from '../errors.js';
 import { checkPassword, hashPassword, PASSWORD_LENGTH } from '../secretHashing.js';
 import { idField, schemaOptions, stringListField, workspaceIdField } from './fields.js';
+import { setByPackage } from './secrets.js';
 
 const SET_PASSWORD = 'is required: call user.setPassword(password) before saving';
 
@@ -20,8 +21,8 @@ export const userSchema = Schema.create(
       minlength: 1,
       match: [/^[a-z0-9._@+-]+$/, 'username may hold letters, digits and . _ @ + - only'],
     },
-    passwordHash: { type: String, required: [true, `passwordHash ${SET_PASSWORD}`], select: false },
-    passwordSalt: { type: String, required: [true, `passwordSalt ${SET_PASSWORD}`], select: false },
+    passwordHash: { type: String, required: [true, `passwordHash ${SET_PASSWORD}`], select: false, setBy: 'user.setPassword' },
+    passwordSalt: { type: String, required: [true, `passwordSalt ${SET_PASSWORD}`], select: false, setBy: 'user.setPassword' },
     roles: stringListField,
     // Served query: a workspace's active users.
     status: { type: String, enum: ACTIVE_STATUSES, default: 'active', required: true, index: true },
@@ -36,11 +37,14 @@ export const userSchema = Schema.create(
        * afterwards. A password that is not 8 to 1024 characters is a ValidationError on `password`.
        */
       async setPassword(password: string): Promise<void> {
-        if (typeof password !== 'string' || password.length < PASSWORD_LENGTH.min || password.length > PASSWORD_LENGTH.max) {
+        // Characters, not UTF-16 units (four emoji are four); control characters are no part of a password.
+        const length = typeof password === 'string' && password.length <= 2 * PASSWORD_LENGTH.max ? [...password].length : Infinity;
+        if (typeof password !== 'string' || length < PASSWORD_LENGTH.min || length > PASSWORD_LENGTH.max) {
           throw validationError([{ path: 'password', message: `password must be ${PASSWORD_LENGTH.min} to ${PASSWORD_LENGTH.max} characters` }]);
         }
+        if (/[\u0000-\u001f\u007f]/.test(password)) throw validationError([{ path: 'password', message: 'password may not hold control characters' }]);
         const { hash, salt } = await hashPassword(password);
-        this.set({ passwordHash: hash, passwordSalt: salt });
+        setByPackage(this, { passwordHash: hash, passwordSalt: salt });
       },
     },
     statics: {
@@ -49,7 +53,7 @@ export const userSchema = Schema.create(
        * made with older scrypt parameters is redone with the current ones and saved.
        */
       async authenticate(username: unknown, password: unknown) {
-        if (typeof username !== 'string' || typeof password !== 'string' || username.length > 1024 || password.length > PASSWORD_LENGTH.max) return null;
+        if (typeof username !== 'string' || typeof password !== 'string' || username.length > 1024 || password.length > 2 * PASSWORD_LENGTH.max) return null;
         // Through the driver: the hash is a secret path, which model queries never read.
         const stored = await this.collection.findOne<StoredPassword & Record<string, unknown>>({ username: username.trim().toLowerCase(), status: 'active' });
         const { ok, outdated } = await checkPassword(password, stored?.passwordHash, stored?.passwordSalt);

@@ -152,6 +152,31 @@ describe('Client', () => {
     expect((await db.models.Client.authenticate(client._id, secret))?._id).toBe(client._id);
   });
 
+  it("a caller cannot write a client's secret fields: create, insertMany, save, updateOne, bulkWrite and replaceOne are refused on the path, and the secret still works", async () => {
+    const { Client } = db.models;
+    const { client, secret } = await newClient('Victim');
+    const raw = () => db.conn.db!.collection('clients').findOne({ _id: client._id as never });
+    const before = await raw();
+    const chosen = { secretHash: 'A'.repeat(43), secretSalt: 'A'.repeat(22) };
+    const hidden = { previousSecretHash: 'A'.repeat(43), previousSecretSalt: 'A'.repeat(22), previousSecretExpiresAt: new Date('2999-01-01') };
+    const loaded = (await Client.findById(client._id))!;
+    loaded.set(chosen);
+    for (const [write, path] of [
+      [() => Client.create({ name: 'Chosen', ...chosen }), 'secretHash'],
+      [() => Client.insertMany([{ name: 'Chosen', ...chosen }]), 'secretHash'],
+      [() => loaded.save(), 'secretHash'],
+      [() => Client.updateOne({ _id: client._id }, { $set: chosen }).exec(), 'secretHash'],
+      [() => Client.updateOne({ _id: client._id }, { $set: hidden }).exec(), 'previousSecretHash'],
+      [() => Client.bulkWrite([{ updateOne: { filter: { _id: client._id }, update: { $set: chosen } } }]), 'secretHash'],
+      [() => Client.replaceOne({ _id: client._id }, { ...before, ...chosen } as never).exec(), 'secretHash'],
+    ] as const) {
+      await expectInvalid(write(), path, /set only by Client\.createWithSecret/);
+    }
+    expect(await raw()).toEqual(before);
+    expect(await Client.countDocuments({ name: 'Chosen' })).toBe(0);
+    expect((await Client.authenticate(client._id, secret))?._id).toBe(client._id);
+  });
+
   it('a client cannot be saved without a secret, and createWithSecret ignores given secret fields', async () => {
     await expectInvalid(db.models.Client.create({ name: 'No secret' }), 'secretHash', /createWithSecret/);
     expect(await db.models.Client.countDocuments({ name: 'No secret' })).toBe(0);

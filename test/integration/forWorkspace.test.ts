@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { forWorkspace, TenantScopeError } from '../../src/index.js';
 import { codeFromName } from '../../src/contracts/rules.js';
 import { WORKSPACE_OPERATIONS } from '../../src/forWorkspace.js';
-import { server, useTestDatabase } from '../support/db.js';
+import { server, userWithPassword, useTestDatabase } from '../support/db.js';
 
 const db = useTestDatabase('forworkspace');
 const A = 'ws_alpha';
@@ -30,7 +30,7 @@ const MODELS = {
   User: {
     field: 'workspaceId',
     collection: 'users',
-    doc: docs(fc.constantFrom(['viewer'], ['admin'], []).map((roles) => ({ username: `user${(serial += 1)}`, roles, passwordHash: 'hash', passwordSalt: 'salt' }))),
+    doc: docs(fc.constantFrom(['viewer'], ['admin'], []).map((roles) => ({ username: `user${(serial += 1)}`, roles }))),
     filterField: 'username',
     update: { $set: { roles: ['changed'] } },
   },
@@ -59,7 +59,7 @@ const OPERATIONS = WORKSPACE_OPERATIONS;
 type Operation = (typeof OPERATIONS)[number];
 
 /** Runs one operation on a model or a forWorkspace model, the way a service would call it. */
-function call(target: Record<Operation, (...args: unknown[]) => unknown>, operation: Operation, filter: Doc, id: unknown, docs: Doc[], update: Doc): Promise<unknown> {
+function call(target: Record<Operation, (...args: unknown[]) => unknown>, operation: Operation, filter: Doc, id: unknown, docs: unknown[], update: Doc): Promise<unknown> {
   const run = (): unknown => {
     switch (operation) {
       case 'find':
@@ -102,6 +102,9 @@ function idsIn(result: unknown): unknown[] {
   return typeof result === 'string' ? [result] : [];
 }
 
+/** A document as a service gives it: a copy, or for a user a document with its password set (`userWithPassword`). */
+const given = (model: ModelName, doc: Doc): unknown => (model === 'User' ? userWithPassword(db.models, doc) : { ...doc });
+
 const raw = (collection: string, filter: Doc = {}) => db.conn.db!.collection(collection).find(filter).sort({ _id: 1 }).toArray();
 
 const clear = async () => {
@@ -143,14 +146,14 @@ describe('forWorkspace', () => {
           runs += 1;
           const spec = MODELS[model];
           const inWorkspace = (ws: string) => forWorkspace(db.models, ws)[model] as unknown as Record<Operation, (...args: unknown[]) => unknown>;
-          const a = (await inWorkspace(A).insertMany(inA.map((d) => ({ ...d })))) as unknown as Doc[];
-          const b = (await inWorkspace(B).insertMany(inB.map((d) => ({ ...d })))) as unknown as Doc[];
+          const a = (await inWorkspace(A).insertMany(inA.map((d) => given(model, d)))) as unknown as Doc[];
+          const b = (await inWorkspace(B).insertMany(inB.map((d) => given(model, d)))) as unknown as Doc[];
           const bIds = b.map((d) => d._id);
           const storedB = await raw(spec.collection, { [spec.field]: B });
           const aimed = aim.startsWith('b') ? b[0]! : a[0]!;
           const filter = aim === 'nothing' ? {} : aim.endsWith('id') ? { _id: aimed._id } : { [spec.filterField]: aimed[spec.filterField] };
 
-          const result = await call(inWorkspace(A), operation, filter, aimed._id, newDocs.map((d) => ({ ...d })), spec.update);
+          const result = await call(inWorkspace(A), operation, filter, aimed._id, newDocs.map((d) => given(model, d)), spec.update);
           expect(idsIn(result).filter((id) => bIds.includes(id)), `${model}.${operation} returned B's documents`).toEqual([]);
           expect(await raw(spec.collection, { [spec.field]: B }), `${model}.${operation} changed B`).toEqual(storedB);
           if (operation === 'countDocuments') expect(result).toBe((await raw(spec.collection, { ...filter, [spec.field]: A })).length);
@@ -161,7 +164,7 @@ describe('forWorkspace', () => {
           // The same call on the bare model, without a workspace: the tenant guard refuses it (a new document without
           // its workspace is invalid). Notification is not guarded: the notifier reads queues across tenants.
           if (model === 'Notification') return;
-          const bare = await call(db.models[model] as unknown as Record<Operation, (...args: unknown[]) => unknown>, operation, filter, aimed._id, newDocs.map((d) => ({ ...d })), spec.update).then(
+          const bare = await call(db.models[model] as unknown as Record<Operation, (...args: unknown[]) => unknown>, operation, filter, aimed._id, newDocs.map((d) => given(model, d)), spec.update).then(
             () => undefined,
             (e: unknown) => e,
           );
@@ -180,9 +183,9 @@ describe('forWorkspace', () => {
       fc.asyncProperty(spoofing, async ({ model, doc, other, spoof }) => {
         const spec = MODELS[model];
         const scoped = forWorkspace(db.models, A)[model] as unknown as Record<Operation, (...args: unknown[]) => Promise<unknown>>;
-        const [own] = (await scoped.insertMany([{ ...doc }])) as unknown as Doc[];
+        const [own] = (await scoped.insertMany([given(model, doc)])) as unknown as Doc[];
         const before = await raw(spec.collection);
-        const spoofed = { ...other, [spec.field]: spoof };
+        const spoofed = given(model, { ...other, [spec.field]: spoof });
         const attempts: Array<() => unknown> = [
           () => scoped.create(spoofed),
           () => scoped.insertMany([spoofed]),

@@ -2,7 +2,7 @@ import { randomBytes, scryptSync } from 'node:crypto';
 import mongoose from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { forWorkspace } from '../../src/index.js';
-import { useTestDatabase } from '../support/db.js';
+import { userWithPassword, useTestDatabase } from '../support/db.js';
 import { expectDuplicate, expectInvalid } from '../support/expectations.js';
 
 const db = useTestDatabase('user');
@@ -87,12 +87,56 @@ describe('User', () => {
 
   it('workspaceId, username and a password are required; bad input writes nothing', async () => {
     const { User } = db.models;
-    await expectInvalid(User.create({ username: 'nows', passwordHash: 'x', passwordSalt: 'y' }), 'workspaceId', /required/);
-    await expectInvalid(User.create({ workspaceId: 'ws_acme', passwordHash: 'x', passwordSalt: 'y' }), 'username', /required/);
+    await expectInvalid(userWithPassword(db.models, { username: 'nows' }).save(), 'workspaceId', /required/);
+    await expectInvalid(userWithPassword(db.models, { workspaceId: 'ws_acme' }).save(), 'username', /required/);
     await expectInvalid(User.create({ workspaceId: 'ws_acme', username: 'nopw' }), 'passwordHash', /setPassword/);
-    await expectInvalid(User.create({ workspaceId: 'ws_acme', username: 'bad name!', passwordHash: 'x', passwordSalt: 'y' }), 'username');
-    await expectInvalid(User.create({ workspaceId: 'ws_acme', username: 'st', status: 'gone' as 'active', passwordHash: 'x', passwordSalt: 'y' }), 'status');
+    await expectInvalid(userWithPassword(db.models, { workspaceId: 'ws_acme', username: 'bad name!' }).save(), 'username');
+    await expectInvalid(userWithPassword(db.models, { workspaceId: 'ws_acme', username: 'st', status: 'gone' }).save(), 'status');
     expect(await User.countDocuments({ username: mongoose.trusted({ $in: ['nows', 'nopw', 'st'] }) }).setOptions({ allWorkspaces: true })).toBe(0);
+  });
+
+  it('a caller cannot write a password hash: create, insertMany, save, updateOne, bulkWrite and replaceOne are refused on the path, and the password still works', async () => {
+    const { User } = db.models;
+    const user = await newUser('heidi', 'ws_acme', 'heidi-password');
+    const raw = () => db.conn.db!.collection('users').findOne({ _id: user._id as never });
+    const before = await raw();
+    const chosen = { passwordHash: '$scrypt$ln=10,r=1,p=1$AAAA', passwordSalt: 'AAAA' };
+    const own = { _id: user._id, workspaceId: 'ws_acme' };
+    const loaded = (await User.findOne(own))!;
+    loaded.set(chosen);
+    for (const [write, path] of [
+      [() => User.create({ workspaceId: 'ws_acme', username: 'mallory', roles: ['admin'], ...chosen }), 'passwordHash'],
+      [() => User.insertMany([{ workspaceId: 'ws_acme', username: 'mallory', ...chosen }]), 'passwordHash'],
+      [() => loaded.save(), 'passwordHash'],
+      [() => User.updateOne(own, { $set: chosen }).exec(), 'passwordHash'],
+      [() => User.updateOne(own, { $unset: { passwordSalt: 1 } }).exec(), 'passwordSalt'],
+      [() => User.bulkWrite([{ updateOne: { filter: own, update: { $set: chosen } } }]), 'passwordHash'],
+      [() => User.replaceOne(own, { ...before, ...chosen } as never).exec(), 'passwordHash'],
+    ] as const) {
+      await expectInvalid(write(), path, /set only by user\.setPassword/);
+    }
+    expect(await raw()).toEqual(before);
+    expect(await User.countDocuments({ username: 'mallory' }).setOptions({ allWorkspaces: true })).toBe(0);
+    expect((await User.authenticate('heidi', 'heidi-password'))?._id).toBe(user._id);
+  });
+
+  it('a stored hash asking for more work than the current parameters is never run: the login fails, without an error', async () => {
+    const user = await newUser('ivan', 'ws_acme', 'ivan-password');
+    const users = db.conn.db!.collection('users');
+    for (const header of ['$scrypt$ln=20,r=2,p=4$', '$scrypt$ln=21,r=1,p=4$', '$scrypt$ln=18,r=8,p=1$']) {
+      await users.updateOne({ _id: user._id as never }, { $set: { passwordHash: `${header}${'A'.repeat(43)}` } });
+      expect(await db.models.User.authenticate('ivan', 'ivan-password')).toBeNull();
+    }
+  });
+
+  it('setPassword counts characters, not UTF-16 units, and refuses control characters', async () => {
+    const user = new db.models.User({ workspaceId: 'ws_acme', username: 'judy' });
+    await expectInvalid(user.setPassword('😀😀😀😀'), 'password', /8 to 1024/);
+    await expectInvalid(user.setPassword('\u0000'.repeat(8)), 'password', /control characters/);
+    await expectInvalid(user.setPassword('a'.repeat(1025)), 'password', /8 to 1024/);
+    await user.setPassword('😀'.repeat(1024));
+    await user.save();
+    expect((await db.models.User.authenticate('judy', '😀'.repeat(1024)))?._id).toBe(user._id);
   });
 
   it('the workspace virtual populates the user\'s workspace', async () => {
@@ -108,10 +152,10 @@ describe('User', () => {
     await expectInvalid(user.save(), 'workspaceId', /immutable/);
     const own = { _id: user._id, workspaceId: 'ws_acme' };
     await expect(db.models.User.updateOne(own, { workspaceId: 'ws_else' })).rejects.toThrow(/workspaceId.*immutable/);
+    // A user cannot be replaced at all (a replacement would carry its password hash): nothing moves.
     const stored = (await db.models.User.collection.findOne({ _id: user._id as never }))!;
-    await expect(db.models.User.replaceOne(own, { ...stored, workspaceId: 'ws_else' })).rejects.toThrow(/workspaceId.*immutable/);
-    await db.models.User.replaceOne(own, { ...stored, roles: ['viewer'] });
-    expect((await acme().User.findById(user._id).lean())!.roles).toEqual(['viewer']);
+    await expectInvalid(db.models.User.replaceOne(own, { ...stored, workspaceId: 'ws_else' }).exec(), 'workspaceId', /immutable/);
+    await expectInvalid(db.models.User.replaceOne(own, { ...stored, roles: ['viewer'] }).exec(), 'passwordHash', /cannot be replaced/);
     expect((await db.models.User.collection.findOne({ _id: user._id as never }))!.workspaceId).toBe('ws_acme');
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db.js';
+import { userWithPassword, useTestDatabase } from '../support/db.js';
 import { isDuplicate, needs, needsAtomicUpdates, reliabilityTable } from './table.js';
 
 const db = useTestDatabase('concurrency');
@@ -23,7 +23,7 @@ describe('Concurrent creates of one unique value', () => {
   it('32 concurrent users with one username: 1 created, 31 DuplicateKeyErrors', async (ctx) => {
     needsAtomicUpdates(ctx);
     const { User } = db.models;
-    const user = (i: number) => User.create({ workspaceId: `ws_${i}`, username: 'racer', passwordHash: 'hash', passwordSalt: 'salt' });
+    const user = (i: number) => userWithPassword(db.models, { workspaceId: `ws_${i}`, username: 'racer' }).save();
     await race('32 creates, one username', user, () => User.collection.countDocuments({ username: 'racer' }));
   });
 

@@ -3,6 +3,7 @@ import mongoose from 'mongoose';
 import { afterAll, beforeAll, inject, type TestContext } from 'vitest';
 import { makeModels, syncIndexes, type Models } from '../../src/index.js';
 import type { Capability } from '../../src/mongoServer.js';
+import { setByPackage } from '../../src/models/secrets.js';
 
 export const server = inject('server');
 
@@ -40,4 +41,14 @@ export function needs(test: TestContext, capability: Capability, why: string) {
     console.log(`skipped: ${note}`);
     test.skip(note);
   }
+}
+
+/**
+ * A user with a stand-in password hash, set the way `setPassword` sets one (callers cannot write the hash): fixtures
+ * need many users, and a real hash costs ~0.3 s of CPU. `User.authenticate` accepts no password for it.
+ */
+export function userWithPassword(models: Models, fields: Record<string, unknown>) {
+  const user = new models.User(fields);
+  setByPackage(user, { passwordHash: 'fixture-hash', passwordSalt: 'fixture-salt' });
+  return user;
 }
