@@ -82,6 +82,8 @@ export const HEADER_NAME_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Why a sink's HTTP header is refused (never quoting its value, which may be a credential), or undefined. */
 export function headerProblem(name: string, value: unknown): string | undefined {
   if (!HEADER_NAME_PATTERN.test(name)) return `header name ${JSON.stringify(name.slice(0, 100))} is not an RFC 9110 token`;
+  // Tokens may hold both, but a stored map key cannot: "." nests the path, "$" starts an operator.
+  if (name.includes('.') || name.startsWith('$')) return `header name ${JSON.stringify(name.slice(0, 100))} may not hold "." nor start with "$"`;
   if (typeof value !== 'string') return `header ${name} must have a string value`;
   if (/[\r\n\0]/.test(value)) return `header ${name} may not hold CR, LF or NUL`;
   return undefined;

@@ -153,7 +153,8 @@ function sealHeader(ring: KeyRing, id: string, name: string, value: unknown): st
 }
 
 function sealHeaders(ring: KeyRing, id: string, headers: unknown): unknown {
-  if (!headers || typeof headers !== 'object') return headers;
+  if (headers == null) return headers;
+  if (typeof headers !== 'object' || Array.isArray(headers)) throw validationError([{ path: HEADERS_PATH, message: 'config.headers must be an object of header names to values' }]);
   const entries = headers instanceof Map ? [...headers] : Object.entries(headers);
   return Object.fromEntries(entries.map(([name, value]) => [name, sealHeader(ring, id, String(name), value)]));
 }

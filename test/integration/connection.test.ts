@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { INPUT_LIMITS } from '../../src/contracts/limits.js';
-import { UnsafeQueryError } from '../../src/index.js';
+import { describeError, UnsafeQueryError } from '../../src/index.js';
 import { useTestDatabase } from '../support/db.js';
 import { expectInvalid } from '../support/expectations.js';
 
@@ -105,6 +105,20 @@ describe('Connection', () => {
     const good = await Connection.create({ name: 'Good header', type: 'HTTP', config: http });
     await expectInvalid(Connection.updateOne({ _id: good._id }, { $set: { 'config.headers.X-Ok': 'a\r\nb' } }), 'config.headers.X-Ok', /CR, LF/);
     await expectInvalid(Connection.insertMany([{ name: 'Bad header', type: 'HTTP', config: { ...http, headers: { 'X Y': 'v' } } }]), 'config.headers.X Y');
+    // Odd updates are 400s naming the path, never a TypeError (500); "." and a leading "$" are refused on every path.
+    const before = await db.conn.db!.collection('connections').findOne({ _id: good._id as never });
+    for (const [update, path] of [
+      [{ $set: { 'config.headers': 'str' } }, 'config.headers'],
+      [{ $set: { 'config.headers': ['a'] } }, 'config.headers'],
+      [{ $set: { 'config.headers.X.Y': 'v' } }, 'config.headers.X.Y'],
+      [{ $set: { 'config.headers.$x': 'v' } }, 'config.headers.$x'],
+    ] as const) {
+      const error = await Connection.updateOne({ _id: good._id }, update).then(() => undefined, (e: unknown) => e);
+      expect(describeError(error), JSON.stringify(update)).toMatchObject({ status: 400 });
+      expect(Object.keys(describeError(error).fields)).toContain(path);
+    }
+    await expectInvalid(Connection.create({ name: 'Bad header', type: 'HTTP', config: { ...http, headers: { $x: 'v' } } }), 'config.headers');
+    expect(await db.conn.db!.collection('connections').findOne({ _id: good._id as never })).toEqual(before);
     expect(await Connection.countDocuments({ name: 'Bad header' })).toBe(0);
     expect(await good.revealSecrets()).toEqual({ headers: http.headers });
   });
