@@ -2,7 +2,7 @@
 // never leave the package through a query, a serialization or an error: the package's own statics read them
 // through the driver, and `connection.revealSecrets()` is the one way to read a sink credential.
 import mongoose, { type Aggregate, type Connection, type Query, type Schema, type SchemaType } from 'mongoose';
-import { validationErrorOf as validationError } from '../errors.js';
+import { UnsafeQueryError, validationErrorOf as validationError } from '../errors.js';
 
 type Plain = Record<string, unknown>;
 
@@ -150,9 +150,11 @@ export function guardSecretPaths(schema: Schema): void {
       for (const [key, value] of Object.entries(fields)) {
         const path = key.replace(/^\+/, '');
         if ((value === 0 || value === false) && !key.startsWith('+')) continue;
-        if (isSecret(path)) refuse(path, `${path} is a secret: queries cannot read it${path.startsWith('config.') ? ' (the sink runner uses connection.revealSecrets())' : ''}`);
+        if (isSecret(path)) {
+          throw new UnsafeQueryError(this.model.modelName, path, `${path} is a secret: queries cannot read it${path.startsWith('config.') ? ' (the sink runner uses connection.revealSecrets())' : ''}`);
+        }
         if (typeof value !== 'number' && typeof value !== 'boolean') {
-          refuse(path, `projection expressions are not allowed on ${this.model.modelName}, whose documents hold secrets`);
+          throw new UnsafeQueryError(this.model.modelName, path, `projection expressions are not allowed on ${this.model.modelName}, whose documents hold secrets`);
         }
         if (holdsSecret(path)) {
           narrowed ??= { ...fields };
@@ -188,7 +190,7 @@ export function guardSecretPaths(schema: Schema): void {
   // Every model, with or without secrets of its own, must not reach into a collection that has some.
   schema.pre('aggregate', function (this: Aggregate<unknown>) {
     const conn = this.model().db;
-    refuseSecretCollections(this.pipeline(), secretCollections(conn));
+    refuseSecretCollections(this.model().modelName, this.pipeline(), secretCollections(conn));
   });
 }
 
@@ -219,14 +221,14 @@ const READS_COLLECTION: Record<string, (stage: unknown) => unknown> = {
 };
 
 /** Looks through every stage, sub-pipelines included, for one that reads or writes a collection holding secrets. */
-function refuseSecretCollections(value: unknown, collections: ReadonlySet<string>): void {
+function refuseSecretCollections(modelName: string, value: unknown, collections: ReadonlySet<string>): void {
   if (!value || typeof value !== 'object') return;
   for (const [key, inner] of Object.entries(value)) {
     const collection = READS_COLLECTION[key]?.(inner);
     if (typeof collection === 'string' && collections.has(collection)) {
-      refuse(key, `aggregate cannot ${key} "${collection}": that collection holds secrets (use populate, which hides them)`);
+      throw new UnsafeQueryError(modelName, key, `aggregate cannot ${key} "${collection}": that collection holds secrets (use populate, which hides them)`);
     }
-    refuseSecretCollections(inner, collections);
+    refuseSecretCollections(modelName, inner, collections);
   }
 }
 

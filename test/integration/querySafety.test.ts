@@ -229,6 +229,21 @@ describe('Injection-safe queries', () => {
     expect(await Pipeline.aggregate([{ $match: { workspaceId: 'ws_a' } }, { $count: 'n' }])).toEqual([{ n: 1 }]);
     await expect(db.conn.db!.collection('stolen').countDocuments()).resolves.toBe(0);
   });
+
+  it('a projection expression on a model holding secrets, and a trusted stage reaching a collection holding secrets, are UnsafeQueryErrors (400 unsafe-query)', async () => {
+    const { Pipeline, Connection } = db.models;
+    for (const [call, path] of [
+      [() => Connection.find({ _id: 'cn_s3' }, { config: { $slice: 1 } } as never).exec(), 'config'],
+      [() => Pipeline.aggregate([{ $match: { workspaceId: 'ws_a' } }, mongoose.trusted({ $lookup: { from: 'connections', pipeline: [], as: 'c' } })]).exec(), '$lookup'],
+      [() => Pipeline.aggregate([{ $match: { workspaceId: 'ws_a' } }, mongoose.trusted({ $unionWith: 'clients' })]).exec(), '$unionWith'],
+      [() => Pipeline.aggregate([{ $match: { workspaceId: 'ws_a' } }, mongoose.trusted({ $out: 'users' })]).exec(), '$out'],
+    ] as const) {
+      const error = await call().then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(UnsafeQueryError);
+      expect((error as UnsafeQueryError).path).toBe(path);
+      expect(describeError(error)).toMatchObject({ status: 400, code: 'unsafe-query' });
+    }
+  });
 });
 
 describe('Secret paths are no oracle', () => {
