@@ -165,6 +165,11 @@ export function guardSecretPaths(schema: Schema): void {
       if (narrowed) this.projection(narrowed);
     });
 
+    // A change event carries the written document and fields, secrets included.
+    schema.static('watch', function (this: { modelName: string }) {
+      throw new UnsafeQueryError(this.modelName, 'watch', `a change stream of ${this.modelName} would carry its secret fields: watch the collection through the driver, projecting them out`);
+    });
+
     schema.pre(['updateOne', 'updateMany', 'findOneAndUpdate'], function (this: Query<unknown, unknown>) {
       refuseSecretOperators(this.getUpdate(), isSecret, holdsSecret, this.model.modelName);
     });

@@ -54,9 +54,12 @@ export function tenantScope(schema: Schema): void {
     for (const { kind, write } of bulkFilters(ops)) requireScope(this.modelName, `bulkWrite ${kind}`, write.filter, options);
   });
 
-  // A change stream sees every workspace's writes: only a cross-workspace job may open one.
+  // A change stream sees every workspace's writes: only a cross-workspace job may open one. The option is the
+  // package's: the server would refuse it.
+  const watch = (schema.statics.watch ?? mongoose.Model.watch) as (this: Model<unknown>, ...args: unknown[]) => unknown;
   schema.static('watch', function (this: Model<unknown>, pipeline?: Record<string, unknown>[], options?: Record<string, unknown>) {
     if (!allWorkspaces(options)) throw new TenantScopeError(this.modelName, 'watch', 'cannot be limited to one workspace');
-    return mongoose.Model.watch.call(this, pipeline, options);
+    const { allWorkspaces: _, ...driverOptions } = options!;
+    return watch.call(this, pipeline, driverOptions);
   });
 }

@@ -3,8 +3,8 @@
 import fc from 'fast-check';
 import mongoose from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeError, TenantScopeError, UnsafeQueryError } from '../../src/index.js';
-import { server, useTestDatabase } from '../support/db.js';
+import { describeError, makeModels, TenantScopeError, UnsafeQueryError } from '../../src/index.js';
+import { server, TEST_SECRET_KEYS, useTestDatabase } from '../support/db.js';
 
 const db = useTestDatabase('querysafety');
 const inAnHour = () => new Date(Date.now() + 3_600_000);
@@ -228,6 +228,33 @@ describe('Injection-safe queries', () => {
     expect(JSON.stringify(s3)).not.toContain(S3_SECRET);
     expect(await Pipeline.aggregate([{ $match: { workspaceId: 'ws_a' } }, { $count: 'n' }])).toEqual([{ n: 1 }]);
     await expect(db.conn.db!.collection('stolen').countDocuments()).resolves.toBe(0);
+  });
+
+  it('change streams of models holding secrets are refused; a cross-workspace change stream sends no package option to the server', async () => {
+    const { Client, Connection, User } = db.models;
+    for (const [model, open] of [
+      ['Client', () => Client.watch()],
+      ['Connection', () => Connection.watch()],
+      ['User', () => User.watch([], { allWorkspaces: true } as never)],
+    ] as const) {
+      expect(() => open(), model).toThrow(UnsafeQueryError);
+    }
+    const conn = await mongoose.createConnection(server.uri, { dbName: db.conn.name, autoIndex: false, autoCreate: false, monitorCommands: true }).asPromise();
+    try {
+      const sent = new Promise<Record<string, unknown>>((resolve) => {
+        conn.getClient().on('commandStarted', (event) => {
+          const stage = (event.command.pipeline as Array<Record<string, unknown>> | undefined)?.[0];
+          if (event.commandName === 'aggregate' && stage?.$changeStream) resolve(stage.$changeStream as Record<string, unknown>);
+        });
+      });
+      const stream = makeModels(conn, { secretKeys: TEST_SECRET_KEYS }).Pipeline.watch([], { allWorkspaces: true } as never);
+      stream.on('error', () => undefined);
+      stream.on('change', () => undefined);
+      expect(await sent).not.toHaveProperty('allWorkspaces');
+      await stream.close();
+    } finally {
+      await conn.close();
+    }
   });
 
   it('a projection expression on a model holding secrets, and a trusted stage reaching a collection holding secrets, are UnsafeQueryErrors (400 unsafe-query)', async () => {
