@@ -3,6 +3,7 @@
 // through the driver, and `connection.revealSecrets()` is the one way to read a sink credential.
 import mongoose, { type Aggregate, type Connection, type Query, type Schema, type SchemaType } from 'mongoose';
 import { UnsafeQueryError, validationErrorOf as validationError } from '../errors.js';
+import { updatedPaths } from './updateGuards.js';
 
 type Plain = Record<string, unknown>;
 
@@ -45,14 +46,6 @@ export function setByPackage(doc: mongoose.Document<unknown>, values: Readonly<P
   setByThePackage.set(doc, new Map([...(setByThePackage.get(doc) ?? []), ...Object.entries(values)]));
 }
 
-/** The paths an update document writes, whatever the operator (top-level fields of a replacement-style update too). */
-function writtenPaths(update: unknown): string[] {
-  if (!update || typeof update !== 'object' || Array.isArray(update)) return [];
-  return Object.entries(update).flatMap(([key, value]) =>
-    !key.startsWith('$') ? [key] : value && typeof value === 'object' ? Object.entries(value).flatMap(([path, to]) => (key === '$rename' ? [path, String(to)] : [path])) : [],
-  );
-}
-
 /**
  * Package-only paths are written by the package's own methods and nowhere else: a save(), create(), insertMany or
  * bulkWrite insert with another value, and any query update, replacement or bulkWrite write naming one, fail with a
@@ -64,7 +57,7 @@ function guardPackageOnlyPaths(schema: Schema): void {
   const named = (path: string) => paths.find((p) => path === p.path || path.startsWith(`${p.path}.`) || p.path.startsWith(`${path}.`));
   const refuseWrite = (path: string, setBy: string, more = '') => refuse(path, `${path} is set only by ${setBy}${more}`);
   const checkWrite = (update: unknown) => {
-    for (const path of writtenPaths(update)) {
+    for (const path of updatedPaths(update)) {
       const found = named(path);
       if (found) refuseWrite(found.path, found.setBy);
     }

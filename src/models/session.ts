@@ -4,6 +4,7 @@ import { ID_PATTERN, UUID_PATTERN } from '../contracts/rules.js';
 import { validationErrorOf as validationError } from '../errors.js';
 import { isToken, newToken, sessionIdFromToken, TOKEN_PREFIXES } from '../secretHashing.js';
 import { schemaOptions, stringListField, workspaceIdField } from './fields.js';
+import { setValues } from './updateGuards.js';
 
 /** The longest session: long enough for a remembered login, short enough that a lost token ends. */
 const MAX_TTL_SECONDS = 90 * 24 * 3600;
@@ -134,6 +135,37 @@ sessionSchema.pre('bulkWrite', function (ops) {
 });
 sessionSchema.pre(['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace'], function () {
   if (this.getOptions().upsert) throw validationError([{ path: '_id', message: `upserts would create sessions: ${ISSUE_ONLY}` }]);
+});
+
+// A session's life only shortens: a revoked session stays revoked, and no write moves its expiry past what issue()
+// allows from now (a service that disables a principal revokes its sessions; an update must not undo that).
+const REVIVE = 'status can only change to revoked: issue a new session instead';
+const tooLate = (value: unknown) => {
+  const time = value instanceof Date ? value.getTime() : typeof value === 'string' || typeof value === 'number' ? new Date(value).getTime() : Number.NaN;
+  return time > Date.now() + MAX_TTL_SECONDS * 1000;
+};
+const EXTENDED = `expiresAt may be at most ${MAX_TTL_SECONDS} seconds from now`;
+function checkLife(update: unknown): void {
+  if (!update || typeof update !== 'object') return;
+  const values = setValues(update as Record<string, unknown>);
+  const onInsert = (update as { $setOnInsert?: Record<string, unknown> }).$setOnInsert ?? {};
+  for (const written of [values, onInsert]) {
+    if (written.status === 'active') throw validationError([{ path: 'status', message: REVIVE }]);
+    if ('expiresAt' in written && tooLate(written.expiresAt)) throw validationError([{ path: 'expiresAt', message: EXTENDED }]);
+  }
+}
+sessionSchema.pre('validate', function () {
+  if (!this.isNew && this.isModified('status') && this.status === 'active') this.invalidate('status', REVIVE);
+  if (this.isModified('expiresAt') && tooLate(this.expiresAt)) this.invalidate('expiresAt', EXTENDED);
+});
+sessionSchema.pre(['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace'], function () {
+  checkLife(this.getUpdate());
+});
+sessionSchema.pre('bulkWrite', function (ops) {
+  for (const op of ops) {
+    const write = Object.values(op)[0] as { update?: unknown; replacement?: unknown } | undefined;
+    checkLife(write?.update ?? write?.replacement);
+  }
 });
 
 export type Session = InferSchemaType<typeof sessionSchema>;

@@ -66,6 +66,35 @@ describe('Session', () => {
     }
   });
 
+  it('no write revives a revoked session or moves an expiry past the 90-day cap: save, updateOne, updateMany, bulkWrite, replaceOne', async () => {
+    const { Session } = db.models;
+    const { session, token } = await Session.issue(forClient('cl_revived'));
+    await Session.revoke(session._id);
+    const own = { _id: session._id, workspaceId: 'ws_1' };
+    const raw = () => db.conn.db!.collection('sessions').findOne({ _id: session._id as never });
+    const before = await raw();
+    const loaded = (await ws1().Session.findById(session._id))!;
+    loaded.status = 'active';
+    const far = new Date('2999-01-01');
+    for (const [write, path] of [
+      [() => loaded.save(), 'status'],
+      [() => Session.updateOne(own, { $set: { status: 'active' } }).exec(), 'status'],
+      [() => Session.updateMany({ workspaceId: 'ws_1' }, { status: 'active' }).exec(), 'status'],
+      [() => Session.bulkWrite([{ updateOne: { filter: own, update: { $set: { status: 'active' } } } }]), 'status'],
+      [() => Session.replaceOne(own, { ...before, status: 'active' } as never).exec(), 'status'],
+      [() => Session.updateOne(own, { $set: { expiresAt: far } }).exec(), 'expiresAt'],
+      [() => Session.bulkWrite([{ updateOne: { filter: own, update: { $set: { expiresAt: far.toISOString() } } } }]), 'expiresAt'],
+    ] as const) {
+      await expectInvalid(write(), path);
+    }
+    expect(await raw()).toEqual(before);
+    expect(await Session.verify(token)).toBeNull();
+    // Shortening stays possible.
+    const live = await Session.issue(forClient('cl_shortened'));
+    await Session.updateOne({ _id: live.session._id, workspaceId: 'ws_1' }, { $set: { expiresAt: new Date(Date.now() + 60_000) } });
+    expect(await Session.verify(live.token)).not.toBeNull();
+  });
+
   it('an expired or revoked session does not verify; revoke ends one session', async () => {
     const { Session } = db.models;
     const { session, token } = await Session.issue(forClient('cl_revoke'));

@@ -297,7 +297,7 @@ describe('Writes hit only the document their immutable values were checked again
       if (route === 'bulkWrite') await Notification.bulkWrite([{ replaceOne: { filter, replacement, upsert: true } }]);
       expect(await raw('notifications', { correlationId })).toMatchObject([{ tenantId: 'ws_a', target: { email: 'up@a.example' } }]);
     }
-    const session = { workspaceId: 'ws_a', principalType: 'client' as const, principalId: 'cl_upsert', status: 'active' as const, expiresAt: inAnHour(), scopes: [], topics: [], context: {}, createdAt: new Date(), updatedAt: new Date() };
+    const session = { workspaceId: 'ws_a', principalType: 'client' as const, principalId: 'cl_upsert', status: 'revoked' as const, expiresAt: inAnHour(), scopes: [], topics: [], context: {}, createdAt: new Date(), updatedAt: new Date() };
     // Sessions come from Session.issue only (issue 9): a replacement upsert is refused, whatever its filter names.
     await expectInvalid(() => Session.replaceOne({ workspaceId: 'ws_a', principalType: 'client', principalId: 'cl_upsert' }, session, { upsert: true }).exec(), '_id', /Session\.issue/);
     await expectInvalid(() => Session.bulkWrite([{ replaceOne: { filter: { workspaceId: 'ws_a', principalId: 'cl_upsert' }, replacement: session, upsert: true } }]), '_id', /Session\.issue/);
