@@ -206,21 +206,39 @@ function sealRawDocument(ring: () => KeyRing, doc: Plain): Plain {
 }
 
 /** Seals, in place, what was set on a connection document (save(), create(), and documents given to insertMany or bulkWrite). */
+// What a document's own seal replaced, by ciphertext, until it is written: a save() retried under another `_id`
+// (after a DuplicateKeyError) seals the caller's value again for that id, not the ciphertext of the first.
+const sealedFrom = new WeakMap<object, Map<string, string>>();
+
 function sealDocument(doc: ConnectionDocument): void {
   if (!doc.config) return;
   const id = doc._id;
+  const seen = sealedFrom.get(doc) ?? new Map<string, string>();
+  sealedFrom.set(doc, seen);
+  const sealed = (value: string, sealValue: (plain: string) => string) => {
+    const plain = seen.get(value) ?? value;
+    const result = sealValue(plain);
+    if (result !== plain) seen.set(result, plain);
+    return result;
+  };
+  // A failed save leaves nothing marked modified: what it sealed is sealed again all the same.
   const key: unknown = doc.get(SECRET_KEY_PATH);
-  if (doc.isModified(SECRET_KEY_PATH) && typeof key === 'string') doc.set(SECRET_KEY_PATH, sealSecretKey(requireRing(doc.db), id, key));
+  if (typeof key === 'string' && (doc.isModified(SECRET_KEY_PATH) || seen.has(key))) {
+    doc.set(SECRET_KEY_PATH, sealed(key, (plain) => sealFor(requireRing(doc.db), id, SECRET_KEY_PATH, plain)));
+  }
   const headers: unknown = doc.get(HEADERS_PATH);
-  if (doc.isModified(HEADERS_PATH) && headers instanceof Map) {
+  if (headers instanceof Map && (doc.isModified(HEADERS_PATH) || [...headers.values()].some((value) => seen.has(value as string)))) {
     for (const [name, value] of headers as Map<string, unknown>) {
-      if (typeof value === 'string') headers.set(name, sealHeader(requireRing(doc.db), id, name, value));
+      if (typeof value === 'string') headers.set(name, sealed(value, (plain) => sealHeader(requireRing(doc.db), id, name, plain)));
     }
   }
 }
 
 connectionSchema.pre('save', function () {
   sealDocument(this);
+});
+connectionSchema.post('save', function () {
+  sealedFrom.delete(this);
 });
 
 // insertMany and bulkWrite run no save hook: each document or raw object is sealed here.

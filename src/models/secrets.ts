@@ -114,6 +114,21 @@ export function hideSecrets(schema: Schema, paths: readonly string[] = secretPat
     const nested = nestedSchema(type);
     if (nested && secretPaths(nested).length > 0) hideSecrets(nested);
   });
+  // Once written, a document forgets them, as if loaded: a caller's own toJSON transform, toBSON() or a copy of
+  // `doc.config` then has nothing to show.
+  const forget = (doc: mongoose.Document<unknown>) => {
+    for (const path of paths) {
+      if (doc.get(path) === undefined) continue;
+      doc.set(path, undefined);
+      doc.unmarkModified(path);
+    }
+  };
+  schema.post('save', function () {
+    forget(this);
+  });
+  schema.post('insertMany', function (docs: unknown) {
+    for (const doc of Array.isArray(docs) ? docs : [docs]) if (doc instanceof mongoose.Document) forget(doc);
+  });
 }
 
 /**

@@ -187,6 +187,41 @@ describe('Encrypted credentials: migration', () => {
   });
 });
 
+describe('A written document forgets its secrets', () => {
+  it("after save() or insertMany, a caller's own toJSON transform, toBSON() and a copy of config show no secret nor ciphertext", async () => {
+    const { Connection, User } = db.models;
+    const idMapping = { transform: (_doc: unknown, ret: Record<string, unknown>) => ({ ...ret, id: ret._id }) };
+    const saved = await Connection.create({ name: 'Forget', type: 'HTTP', config: { ...http, headers: { Authorization: 'forget-me' } } });
+    const [inserted] = await Connection.insertMany([new Connection({ name: 'Forget', type: 'S3', config: { ...s3, secretAccessKey: 'forget-me-too' } })]);
+    const user = new User({ workspaceId: 'ws_forget', username: 'forget' });
+    await user.setPassword('forget-password');
+    await user.save();
+    const { passwordHash } = (await db.conn.db!.collection('users').findOne({ _id: user._id as never }))!;
+    for (const doc of [saved, inserted!, user]) {
+      const shown = JSON.stringify([doc.toJSON(idMapping), doc.toObject({ transform: false }), doc.toBSON(), (doc as { config?: unknown }).config ?? null]);
+      expect(shown).not.toMatch(/forget-me|aes256gcm/);
+      expect(shown).not.toContain(passwordHash);
+    }
+    expect(await saved.revealSecrets()).toEqual({ headers: { Authorization: 'forget-me' } });
+    // A later save() of the same document keeps the stored secrets.
+    saved.name = 'Forget renamed';
+    await saved.save();
+    expect(await saved.revealSecrets()).toEqual({ headers: { Authorization: 'forget-me' } });
+    expect((await User.authenticate('forget', 'forget-password'))?._id).toBe(user._id);
+  });
+
+  it('a save() retried under another _id after a DuplicateKeyError stores the credential for the new connection', async () => {
+    const { Connection } = db.models;
+    const taken = await Connection.create({ name: 'Taken', type: 'S3', config: { ...s3, secretAccessKey: 'taken-secret' } });
+    const retried = new Connection({ _id: taken._id, name: 'Retried', type: 'S3', config: { ...s3, secretAccessKey: 'retried-secret' } });
+    await expect(retried.save()).rejects.toThrow(DuplicateKeyError);
+    retried._id = 'cn_retried';
+    await retried.save();
+    expect(await retried.revealSecrets()).toEqual({ secretAccessKey: 'retried-secret' });
+    expect(await taken.revealSecrets()).toEqual({ secretAccessKey: 'taken-secret' });
+  });
+});
+
 describe('Nothing but revealSecrets returns a secret or its ciphertext', () => {
   it('known secrets written through every write path: zero hits in raw collections (plaintext) and in every serialized form', async () => {
     const { Connection, Pipeline, Client, User, Session } = db.models;
