@@ -12,14 +12,14 @@ const REPLACES: Array<'replaceOne' | 'findOneAndReplace'> = ['replaceOne', 'find
 const skipRefused = (option: string) =>
   validationError([{ path: option, message: `${option} is not accepted: every write of this package's models is validated`, code: 'unvalidated-write' }]);
 
-/** The write options that would store a document without its rules. */
+/** The write options that would store a document without its rules, read as mongoose reads them (`lean: 1` too). */
 function skippedValidation(options: unknown): string | undefined {
   if (!options || typeof options !== 'object') return undefined;
   const o = options as Record<string, unknown>;
-  if (o.validateBeforeSave === false) return 'validateBeforeSave';
-  if (o.validateModifiedOnly === true) return 'validateModifiedOnly';
-  if (o.skipValidation === true) return 'skipValidation';
-  if (o.lean === true) return 'lean';
+  if (o.validateBeforeSave != null && !o.validateBeforeSave) return 'validateBeforeSave';
+  if (o.validateModifiedOnly) return 'validateModifiedOnly';
+  if (o.skipValidation) return 'skipValidation';
+  if (o.lean) return 'lean';
   return undefined;
 }
 
@@ -38,6 +38,10 @@ export function refuseUncheckedWrites(schema: Schema): void {
   schema.static('insertMany', function (this: Model<unknown>, docs: unknown, options?: unknown, ...rest: unknown[]) {
     const skipped = skippedValidation(options);
     if (skipped) return Promise.reject(skipRefused(skipped));
+    // A loaded or hydrated document validates only what changed, yet insertMany writes all of it as new.
+    if ((Array.isArray(docs) ? docs : [docs]).some((doc) => doc instanceof mongoose.Document && !doc.isNew)) {
+      return Promise.reject(validationError([{ path: '_id', message: 'insertMany takes new documents or plain objects: save() a loaded or hydrated one', code: 'unvalidated-write' }]));
+    }
     return insertMany.call(this, docs, options, ...rest);
   });
   // mongoose's bulkSave validates each document with its synchronous validators only: no pre('validate') rules,
@@ -51,8 +55,8 @@ export function refuseUncheckedWrites(schema: Schema): void {
     }
     return bulkSave.call(this, docs, options, ...rest);
   });
-  schema.pre('bulkWrite', function (_ops, options?: unknown) {
-    const skipped = skippedValidation(options);
+  schema.pre('bulkWrite', function (ops, options?: unknown) {
+    const skipped = [options, ...ops.map((op) => Object.values(op)[0] as unknown)].map(skippedValidation).find(Boolean);
     if (skipped) throw skipRefused(skipped);
   });
 }

@@ -360,9 +360,11 @@ export async function reencryptSecrets(
     for (const [name, value] of Object.entries(doc.config?.headers ?? {})) stored.push([`${HEADERS_PATH}.${name}`, value]);
     const moved: Array<[string, unknown, string]> = [];
     for (const [path, value] of stored) {
-      if (typeof value !== 'string' || sealedWith(value) === ring.current) continue;
+      if (typeof value !== 'string') continue;
       try {
-        moved.push([path, value, sealedWith(value) ? openField(ring, doc._id, path, value) : value]);
+        // A value under the current key is opened too (not rewritten): one that cannot be is listed in `failed`.
+        const plain = sealedWith(value) ? openField(ring, doc._id, path, value) : value;
+        if (sealedWith(value) !== ring.current) moved.push([path, value, plain]);
       } catch (error) {
         failed.push({ connectionId: doc._id, field: path, reason: (error as Error).message });
       }

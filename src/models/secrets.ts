@@ -89,6 +89,12 @@ function guardPackageOnlyPaths(schema: Schema): void {
   });
 }
 
+/** The part of mongoose's per-document state that says which paths a document was loaded with. */
+interface MongooseState {
+  selected?: Record<string, unknown>;
+  activePaths: { clearPath(path: string): void };
+}
+
 function refuse(path: string, message: string): never {
   throw validationError([{ path, message }]);
 }
@@ -114,14 +120,21 @@ export function hideSecrets(schema: Schema, paths: readonly string[] = secretPat
     const nested = nestedSchema(type);
     if (nested && secretPaths(nested).length > 0) hideSecrets(nested);
   });
-  // Once written, a document forgets them, as if loaded: a caller's own toJSON transform, toBSON() or a copy of
-  // `doc.config` then has nothing to show.
+  // Once written, a document forgets them, as if loaded without them (mongoose's own state for a path a query did
+  // not select, so a later save() neither requires nor writes them): a caller's own toJSON transform, toBSON() or a
+  // copy of `doc.config` then has nothing to show.
   const forget = (doc: mongoose.Document<unknown>) => {
-    for (const path of paths) {
-      if (doc.get(path) === undefined) continue;
+    const state = (doc as unknown as { $__: MongooseState }).$__;
+    const held = paths.filter((path) => doc.get(path) !== undefined);
+    if (held.length === 0) return;
+    const selected = { ...state.selected };
+    const inclusive = Object.values(selected).some((value) => value === 1 || value === true);
+    for (const path of held) {
       doc.set(path, undefined);
-      doc.unmarkModified(path);
+      state.activePaths.clearPath(path);
+      if (!inclusive) selected[path] = 0;
     }
+    state.selected = selected;
   };
   schema.post('save', function () {
     forget(this);

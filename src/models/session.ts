@@ -137,19 +137,26 @@ sessionSchema.pre(['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 
   if (this.getOptions().upsert) throw validationError([{ path: '_id', message: `upserts would create sessions: ${ISSUE_ONLY}` }]);
 });
 
-// A session's life only shortens: a revoked session stays revoked, and no write moves its expiry past what issue()
-// allows from now (a service that disables a principal revokes its sessions; an update must not undo that).
+// A revoked session stays revoked, and no write moves an expiry past what issue() allows from now (a service that
+// disables a principal revokes its sessions; an update must not undo that). Moving an expiry within the cap is a
+// service's choice (sliding sessions).
 const REVIVE = 'status can only change to revoked: issue a new session instead';
+/** Whether `value`, cast as mongoose casts it for `expiresAt` ("4133980800000" is milliseconds), is past the cap. */
 const tooLate = (value: unknown) => {
-  const time = value instanceof Date ? value.getTime() : typeof value === 'string' || typeof value === 'number' ? new Date(value).getTime() : Number.NaN;
+  let time = Number.NaN;
+  try {
+    time = (sessionSchema.path('expiresAt').cast(value) as Date | null)?.getTime() ?? Number.NaN;
+  } catch {
+    // Not a date: the update's own validation refuses it.
+  }
   return time > Date.now() + MAX_TTL_SECONDS * 1000;
 };
 const EXTENDED = `expiresAt may be at most ${MAX_TTL_SECONDS} seconds from now`;
 function checkLife(update: unknown): void {
   if (!update || typeof update !== 'object') return;
   const values = setValues(update as Record<string, unknown>);
-  const onInsert = (update as { $setOnInsert?: Record<string, unknown> }).$setOnInsert ?? {};
-  for (const written of [values, onInsert]) {
+  const { $setOnInsert: onInsert = {}, $max: atLeast = {} } = update as { $setOnInsert?: Record<string, unknown>; $max?: Record<string, unknown> };
+  for (const written of [values, onInsert, atLeast]) {
     if (written.status === 'active') throw validationError([{ path: 'status', message: REVIVE }]);
     if ('expiresAt' in written && tooLate(written.expiresAt)) throw validationError([{ path: 'expiresAt', message: EXTENDED }]);
   }

@@ -42,7 +42,7 @@ export const userSchema = Schema.create(
         if (typeof password !== 'string' || length < PASSWORD_LENGTH.min || length > PASSWORD_LENGTH.max) {
           throw validationError([{ path: 'password', message: `password must be ${PASSWORD_LENGTH.min} to ${PASSWORD_LENGTH.max} characters` }]);
         }
-        if (/[\u0000-\u001f\u007f]/.test(password)) throw validationError([{ path: 'password', message: 'password may not hold control characters' }]);
+        if (/\p{Cc}/u.test(password)) throw validationError([{ path: 'password', message: 'password may not hold control characters' }]);
         const { hash, salt } = await hashPassword(password);
         setByPackage(this, { passwordHash: hash, passwordSalt: salt });
       },

@@ -202,7 +202,27 @@ describe('Writes that would skip every rule', () => {
     await expectInvalid(() => Client.create([{ name: 'No secret' }], { validateBeforeSave: false }), 'validateBeforeSave');
     await expectInvalid(() => Pipeline.bulkWrite([{ insertOne: { document: bad } }], { skipValidation: true }), 'skipValidation');
     await expectInvalid(() => Pipeline.bulkSave([new Pipeline(bad)], { validateBeforeSave: false }), 'validateBeforeSave');
+    // Values mongoose reads the same way (1, 0), and a bulkWrite operation's own option.
+    await expectInvalid(() => Pipeline.insertMany([bad], { lean: 1 } as never), 'lean');
+    await expectInvalid(() => new Pipeline(bad).save({ validateBeforeSave: 0 } as never), 'validateBeforeSave');
+    await expectInvalid(() => Pipeline.bulkWrite([{ insertOne: { document: bad } }], { skipValidation: 1 } as never), 'skipValidation');
+    await expectInvalid(() => Pipeline.bulkWrite([{ insertOne: { document: bad, skipValidation: true } }] as never), 'skipValidation');
     expect(await Pipeline.collection.countDocuments({ name: 'Unvalidated' })).toBe(0);
     expect(await Client.collection.countDocuments({ name: 'No secret' })).toBe(0);
+  });
+
+  it('insertMany of a loaded or hydrated document is refused (it would write all of it unchecked), and nothing is written', async () => {
+    const { Workspace, Connection, User } = db.models;
+    const hydrated = [
+      Workspace.hydrate({ _id: 'ws_hydrated', name: 'Hydrated', code: 'hydr', status: 'active', allowedOrigins: [], isAdmin: true }),
+      Connection.hydrate({ _id: 'cn_hydrated', name: 'Hydrated', type: 'S3', status: 'active', config: { bucket: 'my-bucket', region: 'eu-west-1', accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'plain-secret' } }),
+      User.hydrate({ _id: 'usr_hydrated', workspaceId: 'ws_1', username: 'hydrated', roles: ['admin'], status: 'active', passwordHash: 'chosen', passwordSalt: 'chosen' }),
+    ];
+    for (const doc of hydrated) {
+      await expectInvalid(() => (doc.constructor as unknown as { insertMany(docs: unknown[]): Promise<unknown> }).insertMany([doc]), '_id', /new documents/);
+    }
+    expect(await Workspace.collection.countDocuments({ _id: 'ws_hydrated' as never })).toBe(0);
+    expect(await Connection.collection.countDocuments({ _id: 'cn_hydrated' as never })).toBe(0);
+    expect(await User.collection.countDocuments({ _id: 'usr_hydrated' as never })).toBe(0);
   });
 });

@@ -156,7 +156,9 @@ describe('Encrypted credentials: rotation', () => {
       expect(JSON.stringify(doc.config)).not.toMatch(/aes256gcm:v1:test1:/);
     }
     expect(await raw.countDocuments({ 'config.secretAccessKey': { $regex: '^aes256gcm:v1:test1:' } })).toBe(0);
-    expect(await reencryptSecrets(db.models)).toEqual({ connections: 0, values: 0, failed: [] });
+    const again = await reencryptSecrets(db.models);
+    expect([again.connections, again.values]).toEqual([0, 0]);
+    expect(again.failed.filter(({ connectionId }) => [a._id, b._id].includes(connectionId))).toEqual([]);
     const newOnly = await sameDatabase({ secretKeys: { current: 'test2', keys: { test2: TEST_SECRET_KEYS.keys.test2 } } });
     expect(await (await newOnly.Connection.findById(a._id))!.revealSecrets()).toEqual({ secretAccessKey: 'rotate-s3' });
     expect(await (await newOnly.Connection.findById(b._id))!.revealSecrets()).toEqual({ headers: { Authorization: 'rotate-a', 'X-Key': 'rotate-b' } });
@@ -164,7 +166,7 @@ describe('Encrypted credentials: rotation', () => {
 });
 
 describe('Encrypted credentials: migration', () => {
-  it('reencryptSecrets seals credentials stored in plaintext, lists the values it cannot open, and still moves the others', async () => {
+  it('reencryptSecrets seals credentials stored in plaintext, lists every value it cannot open (under any key), and still moves the others', async () => {
     const old = await sameDatabase({ secretKeys: { current: 'test1', keys: { test1: TEST_SECRET_KEYS.keys.test1 } } });
     const raw = db.conn.db!.collection('connections');
     // A connection written before credentials were encrypted.
@@ -173,16 +175,24 @@ describe('Encrypted credentials: migration', () => {
     const sealed = (await raw.findOne({ _id: broken._id as never }))!.config.secretAccessKey as string;
     await raw.updateOne({ _id: broken._id as never }, { $set: { 'config.secretAccessKey': `${sealed.slice(0, -4)}AAAA` } });
     const good = await old.Connection.create({ name: 'Good', type: 'S3', config: { ...s3, secretAccessKey: 'good-secret' } });
+    // Under the current key, tampered: opened, not moved, and listed.
+    const current = await db.models.Connection.create({ name: 'Current', type: 'S3', config: { ...s3, secretAccessKey: 'current-secret' } });
+    const currentSealed = (await raw.findOne({ _id: current._id as never }))!.config.secretAccessKey as string;
+    await raw.updateOne({ _id: current._id as never }, { $set: { 'config.secretAccessKey': `${currentSealed.slice(0, -4)}AAAA` } });
+    const ids = ['cn_legacy', broken._id, good._id, current._id];
     try {
       const result = await reencryptSecrets(db.models);
-      expect(result.failed).toEqual([{ connectionId: broken._id, field: 'config.secretAccessKey', reason: expect.stringContaining(broken._id) as string }]);
+      const failure = (connectionId: string) => ({ connectionId, field: 'config.secretAccessKey', reason: expect.stringContaining(connectionId) as string });
+      const mine = result.failed.filter(({ connectionId }) => ids.includes(connectionId));
+      expect(mine).toHaveLength(2);
+      expect(mine).toEqual(expect.arrayContaining([failure(broken._id), failure(current._id)]));
       expect(JSON.stringify(result.failed)).not.toContain('broken-secret');
       expect(result.values).toBeGreaterThanOrEqual(2);
       expect((await raw.findOne({ _id: 'cn_legacy' as never }))!.config.headers.Authorization).toMatch(/^aes256gcm:v1:test2:/);
       expect(await (await db.models.Connection.findById('cn_legacy'))!.revealSecrets()).toEqual({ headers: { Authorization: 'legacy-plain' } });
       expect((await raw.findOne({ _id: good._id as never }))!.config.secretAccessKey).toMatch(/^aes256gcm:v1:test2:/);
     } finally {
-      await raw.deleteMany({ _id: { $in: ['cn_legacy', broken._id, good._id] as never[] } });
+      await raw.deleteMany({ _id: { $in: ids as never[] } });
     }
   });
 });
@@ -203,11 +213,18 @@ describe('A written document forgets its secrets', () => {
       expect(shown).not.toContain(passwordHash);
     }
     expect(await saved.revealSecrets()).toEqual({ headers: { Authorization: 'forget-me' } });
-    // A later save() of the same document keeps the stored secrets.
-    saved.name = 'Forget renamed';
-    await saved.save();
+    // A later save() of the same documents keeps the stored secrets (an S3 key and a password hash are required).
+    const s3saved = await Connection.create({ name: 'Forget S3', type: 'S3', config: { ...s3, secretAccessKey: 'forget-s3' } });
+    for (const doc of [saved, s3saved, inserted!]) {
+      doc.name = `${doc.name} renamed`;
+      await doc.save();
+    }
+    user.roles.push('viewer');
+    await user.save();
     expect(await saved.revealSecrets()).toEqual({ headers: { Authorization: 'forget-me' } });
-    expect((await User.authenticate('forget', 'forget-password'))?._id).toBe(user._id);
+    expect(await s3saved.revealSecrets()).toEqual({ secretAccessKey: 'forget-s3' });
+    expect(await inserted!.revealSecrets()).toEqual({ secretAccessKey: 'forget-me-too' });
+    expect((await User.authenticate('forget', 'forget-password'))?.roles).toEqual(['viewer']);
   });
 
   it('a save() retried under another _id after a DuplicateKeyError stores the credential for the new connection', async () => {

@@ -66,7 +66,7 @@ describe('Session', () => {
     }
   });
 
-  it('no write revives a revoked session or moves an expiry past the 90-day cap: save, updateOne, updateMany, bulkWrite, replaceOne', async () => {
+  it('no write revives a revoked session or moves an expiry past the 90-day cap: save, updateOne ($set, $max, a date as milliseconds), updateMany, bulkWrite, replaceOne', async () => {
     const { Session } = db.models;
     const { session, token } = await Session.issue(forClient('cl_revived'));
     await Session.revoke(session._id);
@@ -84,6 +84,8 @@ describe('Session', () => {
       [() => Session.replaceOne(own, { ...before, status: 'active' } as never).exec(), 'status'],
       [() => Session.updateOne(own, { $set: { expiresAt: far } }).exec(), 'expiresAt'],
       [() => Session.bulkWrite([{ updateOne: { filter: own, update: { $set: { expiresAt: far.toISOString() } } } }]), 'expiresAt'],
+      [() => Session.updateOne(own, { $set: { expiresAt: String(far.getTime()) } }).exec(), 'expiresAt'],
+      [() => Session.updateOne(own, { $max: { expiresAt: far } }).exec(), 'expiresAt'],
     ] as const) {
       await expectInvalid(write(), path);
     }

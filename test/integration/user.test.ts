@@ -133,6 +133,7 @@ describe('User', () => {
     const user = new db.models.User({ workspaceId: 'ws_acme', username: 'judy' });
     await expectInvalid(user.setPassword('😀😀😀😀'), 'password', /8 to 1024/);
     await expectInvalid(user.setPassword('\u0000'.repeat(8)), 'password', /control characters/);
+    await expectInvalid(user.setPassword('password\u0085'), 'password', /control characters/);
     await expectInvalid(user.setPassword('a'.repeat(1025)), 'password', /8 to 1024/);
     await user.setPassword('😀'.repeat(1024));
     await user.save();
