@@ -205,11 +205,11 @@ function sealRawDocument(ring: () => KeyRing, doc: Plain): Plain {
   return { ...doc, _id: id, config: sealConfig(ring(), id, doc.config) };
 }
 
-/** Seals, in place, what was set on a connection document (save(), create(), and documents given to insertMany or bulkWrite). */
 // What a document's own seal replaced, by ciphertext, until it is written: a save() retried under another `_id`
 // (after a DuplicateKeyError) seals the caller's value again for that id, not the ciphertext of the first.
 const sealedFrom = new WeakMap<object, Map<string, string>>();
 
+/** Seals, in place, what was set on a connection document (save(), create(), and documents given to insertMany or bulkWrite). */
 function sealDocument(doc: ConnectionDocument): void {
   if (!doc.config) return;
   const id = doc._id;
