@@ -4,7 +4,7 @@ import { ID_PATTERN } from '../contracts/rules.js';
 import { ConflictError, validationErrorOf as validationError } from '../errors.js';
 import { clientSecretMatches, hashClientSecret, isToken, newToken, TOKEN_PREFIXES } from '../secretHashing.js';
 import { readById } from './batchedReads.js';
-import { setByPackage } from './secrets.js';
+import { hydrateWithoutSecrets, setByPackage } from './secrets.js';
 import { idField, nameField, schemaOptions, stringListField } from './fields.js';
 
 const SET_SECRET = 'is required: create the client with Client.createWithSecret(fields)';
@@ -80,7 +80,7 @@ export const clientSchema = Schema.create(
         setByPackage(created, { secretHash: hash, secretSalt: salt });
         await created.save();
         // The returned document is the one a query would give: without the hash in memory.
-        return { client: this.hydrate(created.toObject()), secret };
+        return { client: hydrateWithoutSecrets(this, created.toObject()), secret };
       },
       /**
        * The active client with this id whose secret (or previous secret, within its grace period) matches, or null.
@@ -98,7 +98,7 @@ export const clientSchema = Schema.create(
             clientSecretMatches(secret, stored.previousSecretHash, stored.previousSecretSalt));
         if (!ok) return null;
         const { secretHash, secretSalt, previousSecretHash, previousSecretSalt, previousSecretExpiresAt, ...client } = stored;
-        return this.hydrate(client);
+        return hydrateWithoutSecrets(this, client);
       },
     },
   },

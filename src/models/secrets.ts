@@ -89,6 +89,14 @@ function guardPackageOnlyPaths(schema: Schema): void {
   });
 }
 
+/**
+ * A stored document (read through the driver, its secrets taken out) as the document a query returns: its secret
+ * paths not selected, so a later save() neither requires nor writes them.
+ */
+export function hydrateWithoutSecrets<T>(model: { schema: Schema; hydrate(raw: object, projection: object): T }, raw: object): T {
+  return model.hydrate(raw, Object.fromEntries(secretPaths(model.schema).map((path) => [path, 0])));
+}
+
 /** The part of mongoose's per-document state that says which paths a document was loaded with. */
 interface MongooseState {
   selected?: Record<string, unknown>;

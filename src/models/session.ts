@@ -152,12 +152,20 @@ const tooLate = (value: unknown) => {
   return time > Date.now() + MAX_TTL_SECONDS * 1000;
 };
 const EXTENDED = `expiresAt may be at most ${MAX_TTL_SECONDS} seconds from now`;
+/** Whether `value` is 'active' as mongoose casts it for `status` (`{ _id: 'active' }` is too). */
+const revives = (value: unknown) => {
+  try {
+    return value !== undefined && sessionSchema.path('status').cast(value) === 'active';
+  } catch {
+    return false;
+  }
+};
 function checkLife(update: unknown): void {
   if (!update || typeof update !== 'object') return;
   const values = setValues(update as Record<string, unknown>);
   const { $setOnInsert: onInsert = {}, $max: atLeast = {} } = update as { $setOnInsert?: Record<string, unknown>; $max?: Record<string, unknown> };
   for (const written of [values, onInsert, atLeast]) {
-    if (written.status === 'active') throw validationError([{ path: 'status', message: REVIVE }]);
+    if (revives(written.status)) throw validationError([{ path: 'status', message: REVIVE }]);
     if ('expiresAt' in written && tooLate(written.expiresAt)) throw validationError([{ path: 'expiresAt', message: EXTENDED }]);
   }
 }

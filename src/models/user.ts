@@ -3,7 +3,7 @@ import { ACTIVE_STATUSES } from '../contracts/enums.js';
 import { validationErrorOf as validationError } from '../errors.js';
 import { checkPassword, hashPassword, PASSWORD_LENGTH } from '../secretHashing.js';
 import { idField, schemaOptions, stringListField, workspaceIdField } from './fields.js';
-import { setByPackage } from './secrets.js';
+import { hydrateWithoutSecrets, setByPackage } from './secrets.js';
 
 const SET_PASSWORD = 'is required: call user.setPassword(password) before saving';
 
@@ -64,7 +64,7 @@ export const userSchema = Schema.create(
           // Only if no one changed the password meanwhile.
           await this.collection.updateOne({ _id: stored._id as never, passwordHash }, { $set: { passwordHash: hash, passwordSalt: salt, updatedAt: new Date() } });
         }
-        return this.hydrate(user);
+        return hydrateWithoutSecrets(this, user);
       },
     },
     virtuals: {

@@ -127,6 +127,20 @@ describe('Client', () => {
     expect(results.map((result) => result.status)).toEqual(results.map(() => 'rejected'));
   });
 
+  it('the clients createWithSecret and authenticate return can be changed and saved; the secret stays', async () => {
+    const { Client } = db.models;
+    const { client, secret } = await newClient('Returned');
+    client.name = 'Returned renamed';
+    await client.save();
+    const found = (await Client.authenticate(client._id, secret))!;
+    found.allowedTopics.push('orders.out');
+    await found.save();
+    expect((await Client.authenticate(client._id, secret))?.allowedTopics).toEqual(['orders.in', 'orders.out']);
+    found.status = 'inactive';
+    await found.save();
+    expect(await Client.authenticate(client._id, secret)).toBeNull();
+  });
+
   it('rotateSecret: the previous secret works during the grace period, then never', async () => {
     const { client, secret: first } = await newClient('Rotating');
     const { secret: second } = await client.rotateSecret({ graceSeconds: 3600 });

@@ -79,6 +79,8 @@ describe('Session', () => {
     for (const [write, path] of [
       [() => loaded.save(), 'status'],
       [() => Session.updateOne(own, { $set: { status: 'active' } }).exec(), 'status'],
+      [() => Session.updateOne(own, { $set: { status: { _id: 'active' } } } as never).exec(), 'status'],
+      [() => Session.updateOne(own, { status: { toString: () => 'active' } } as never).exec(), 'status'],
       [() => Session.updateMany({ workspaceId: 'ws_1' }, { status: 'active' }).exec(), 'status'],
       [() => Session.bulkWrite([{ updateOne: { filter: own, update: { $set: { status: 'active' } } } }]), 'status'],
       [() => Session.replaceOne(own, { ...before, status: 'active' } as never).exec(), 'status'],

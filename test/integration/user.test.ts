@@ -74,6 +74,14 @@ describe('User', () => {
     expect(await db.models.User.authenticate('legacy', 'legacy-passwor')).toBeNull();
   });
 
+  it('the user authenticate returns can be changed and saved; the password stays', async () => {
+    await newUser('kate', 'ws_acme', 'kate-password');
+    const found = (await db.models.User.authenticate('kate', 'kate-password'))!;
+    found.roles = ['viewer'];
+    await found.save();
+    expect((await db.models.User.authenticate('kate', 'kate-password'))?.roles).toEqual(['viewer']);
+  });
+
   it('authenticate checks the password of an active user', async () => {
     await newUser('erin', 'ws_acme', 'erin-password');
     expect((await db.models.User.authenticate('ERIN', 'erin-password'))?.username).toBe('erin');
