@@ -221,13 +221,14 @@ function sealDocument(doc: ConnectionDocument): void {
     if (result !== plain) seen.set(result, plain);
     return result;
   };
-  // A failed save leaves nothing marked modified: what it sealed is sealed again all the same.
+  // A new document writes every path it holds, marked modified or not; a failed save leaves nothing marked
+  // modified: what it sealed is sealed again all the same.
   const key: unknown = doc.get(SECRET_KEY_PATH);
-  if (typeof key === 'string' && (doc.isModified(SECRET_KEY_PATH) || seen.has(key))) {
+  if (typeof key === 'string' && (doc.isNew || doc.isModified(SECRET_KEY_PATH) || seen.has(key))) {
     doc.set(SECRET_KEY_PATH, sealed(key, (plain) => sealFor(requireRing(doc.db), id, SECRET_KEY_PATH, plain)));
   }
   const headers: unknown = doc.get(HEADERS_PATH);
-  if (headers instanceof Map && (doc.isModified(HEADERS_PATH) || [...headers.values()].some((value) => seen.has(value as string)))) {
+  if (headers instanceof Map && (doc.isNew || doc.isModified(HEADERS_PATH) || [...headers.values()].some((value) => seen.has(value as string)))) {
     for (const [name, value] of headers as Map<string, unknown>) {
       if (typeof value === 'string') headers.set(name, sealed(value, (plain) => sealHeader(requireRing(doc.db), id, name, plain)));
     }

@@ -65,7 +65,8 @@ function guardPackageOnlyPaths(schema: Schema): void {
   schema.pre('validate', function () {
     const set = setByThePackage.get(this);
     for (const { path, setBy } of paths) {
-      if (!this.isModified(path)) continue;
+      // A new document writes every path it holds, marked modified or not.
+      if (!this.isNew && !this.isModified(path)) continue;
       const value: unknown = this.get(path);
       if (this.isNew && value === undefined) continue;
       if (!set?.has(path) || set.get(path) !== value) this.invalidate(path, `${path} is set only by ${setBy}`);

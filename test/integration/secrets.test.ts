@@ -227,6 +227,26 @@ describe('A written document forgets its secrets', () => {
     expect((await User.authenticate('forget', 'forget-password'))?.roles).toEqual(['viewer']);
   });
 
+  it('a new document is checked on every path it holds, marked modified or not (hydrate then isNew, unmarkModified)', async () => {
+    const { Connection, User, Client } = db.models;
+    const s3doc = Connection.hydrate({ _id: 'cn_renewed', name: 'Renewed', type: 'S3', status: 'active', config: { ...s3, secretAccessKey: 'renewed-plain' } });
+    s3doc.isNew = true;
+    await s3doc.save();
+    const raw = (await db.conn.db!.collection('connections').findOne({ _id: 'cn_renewed' as never }))!;
+    expect(raw.config.secretAccessKey).toMatch(/^aes256gcm:v1:/);
+    expect(await s3doc.revealSecrets()).toEqual({ secretAccessKey: 'renewed-plain' });
+    const user = User.hydrate({ _id: 'usr_renewed', workspaceId: 'ws_1', username: 'renewed', roles: ['admin'], status: 'active', passwordHash: 'chosen', passwordSalt: 'chosen' });
+    user.isNew = true;
+    const client = new Client({ name: 'Unmarked', secretHash: 'chosen', secretSalt: 'chosen' });
+    client.unmarkModified('secretHash');
+    client.unmarkModified('secretSalt');
+    for (const [doc, path] of [[user, 'passwordHash'], [client, 'secretHash']] as const) {
+      await expect(doc.save()).rejects.toThrow(new RegExp(`${path} is set only by`));
+    }
+    expect(await User.collection.countDocuments({ _id: 'usr_renewed' as never })).toBe(0);
+    expect(await Client.collection.countDocuments({ name: 'Unmarked' })).toBe(0);
+  });
+
   it('a save() retried under another _id after a DuplicateKeyError stores the credential for the new connection', async () => {
     const { Connection } = db.models;
     const taken = await Connection.create({ name: 'Taken', type: 'S3', config: { ...s3, secretAccessKey: 'taken-secret' } });
