@@ -89,6 +89,18 @@ connectionSchema.pre('validate', function () {
   }
 });
 
+// A loaded connection holds no credential: a whole `config` written back (`doc.config = { ...doc.config, bucket }`,
+// `markModified('config')`) keeps the stored credentials it does not give, instead of erasing them.
+connectionSchema.pre('validate', async function () {
+  if (this.isNew || !this.isDirectModified('config') || !this.config) return;
+  const givesKey = this.get(SECRET_KEY_PATH) !== undefined;
+  const givesHeaders = this.get(HEADERS_PATH) !== undefined;
+  if (givesKey && givesHeaders) return;
+  const stored = await this.collection.findOne<{ config?: StoredSecrets }>({ _id: this._id as never }, { projection: { [SECRET_KEY_PATH]: 1, [HEADERS_PATH]: 1 } });
+  if (!givesKey && stored?.config?.secretAccessKey != null && this.type === 'S3') this.set(SECRET_KEY_PATH, stored.config.secretAccessKey);
+  if (!givesHeaders && stored?.config?.headers != null && this.type === 'HTTP') this.set(HEADERS_PATH, stored.config.headers);
+});
+
 export type Connection = InferSchemaType<typeof connectionSchema>;
 export type ConnectionDocument = ObtainSchemaGeneric<typeof connectionSchema, 'THydratedDocumentType'>;
 export type ConnectionConfig = InferSchemaType<typeof connectionConfigSchema>;

@@ -36,8 +36,8 @@ function checkDocument(doc: Document<unknown>, rule: VariantRule): void {
   if (!rules || doc.get(rule.root) == null) return;
   const { root } = rule;
   for (const field of rules.required) {
-    // A hidden field that was not loaded is not missing: validate only what this document holds.
-    if (!doc.isNew && !doc.isSelected(`${root}.${field}`)) continue;
+    // A hidden field that was not loaded is not missing: validate only what this document holds or changes.
+    if (!doc.isNew && !doc.isSelected(`${root}.${field}`) && !doc.isModified(`${root}.${field}`)) continue;
     if (missing(doc.get(`${root}.${field}`))) doc.invalidate(`${root}.${field}`, `${root}.${field} is required for ${rule.label(type as string)}`);
   }
   for (const field of rule.fields) {

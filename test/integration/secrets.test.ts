@@ -6,6 +6,7 @@ import mongoose from 'mongoose';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { DuplicateKeyError, makeModels, reencryptSecrets, SecretDecryptionError, type Models } from '../../src/index.js';
 import { server, TEST_SECRET_KEYS, useTestDatabase } from '../support/db.js';
+import { expectInvalid } from '../support/expectations.js';
 
 const db = useTestDatabase('secrets');
 // Connection always sends a projection (its hidden fields), so findOneAndUpdate/findOneAndReplace of a Connection
@@ -245,6 +246,25 @@ describe('A written document forgets its secrets', () => {
     }
     expect(await User.collection.countDocuments({ _id: 'usr_renewed' as never })).toBe(0);
     expect(await Client.collection.countDocuments({ name: 'Unmarked' })).toBe(0);
+  });
+
+  it('a whole config written back on a loaded connection keeps its stored credentials; unsetting a required one is refused', async () => {
+    const { Connection } = db.models;
+    const s3made = await Connection.create({ name: 'Whole S3', type: 'S3', config: { ...s3, secretAccessKey: 'whole-s3' } });
+    const httpMade = await Connection.create({ name: 'Whole HTTP', type: 'HTTP', config: { ...http, headers: { Authorization: 'whole-http' } } });
+    const s3loaded = (await Connection.findById(s3made._id))!;
+    s3loaded.set('config', { ...s3loaded.config!.toObject(), bucket: 'other-bucket' });
+    await s3loaded.save();
+    const httpLoaded = (await Connection.findById(httpMade._id))!;
+    httpLoaded.markModified('config');
+    await httpLoaded.save();
+    expect(await s3loaded.revealSecrets()).toEqual({ secretAccessKey: 'whole-s3' });
+    expect((await Connection.findById(s3made._id).lean())!.config.bucket).toBe('other-bucket');
+    expect(await httpLoaded.revealSecrets()).toEqual({ headers: { Authorization: 'whole-http' } });
+    const unset = (await Connection.findById(s3made._id))!;
+    unset.set('config.secretAccessKey', undefined);
+    await expectInvalid(unset.save(), 'config.secretAccessKey', /required/);
+    expect(await s3loaded.revealSecrets()).toEqual({ secretAccessKey: 'whole-s3' });
   });
 
   it('a save() retried under another _id after a DuplicateKeyError stores the credential for the new connection', async () => {
