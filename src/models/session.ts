@@ -133,33 +133,23 @@ sessionSchema.pre('bulkWrite', function (ops) {
     if (write?.upsert || (write?.document && choosesId(this, write.document))) throw validationError([{ path: '_id', message: ISSUE_ONLY }]);
   }
 });
-sessionSchema.pre(['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace'], function () {
-  if (this.getOptions().upsert) throw validationError([{ path: '_id', message: `upserts would create sessions: ${ISSUE_ONLY}` }]);
-});
 
 // A revoked session stays revoked, and no write moves an expiry past what issue() allows from now (a service that
 // disables a principal revokes its sessions; an update must not undo that). Moving an expiry within the cap is a
 // service's choice (sliding sessions).
 const REVIVE = 'status can only change to revoked: issue a new session instead';
-/** Whether `value`, cast as mongoose casts it for `expiresAt` ("4133980800000" is milliseconds), is past the cap. */
-const tooLate = (value: unknown) => {
-  let time = Number.NaN;
+/** `value` as mongoose casts it for `path` (`{ _id: 'active' }` is 'active', "4133980800000" milliseconds), or undefined. */
+function castAs(path: 'status' | 'expiresAt', value: unknown): unknown {
   try {
-    time = (sessionSchema.path('expiresAt').cast(value) as Date | null)?.getTime() ?? Number.NaN;
+    return value === undefined ? undefined : sessionSchema.path(path).cast(value);
   } catch {
-    // Not a date: the update's own validation refuses it.
+    // Not castable: the write's own validation refuses it.
+    return undefined;
   }
-  return time > Date.now() + MAX_TTL_SECONDS * 1000;
-};
+}
+const tooLate = (value: unknown) => ((castAs('expiresAt', value) as Date | null | undefined)?.getTime() ?? Number.NaN) > Date.now() + MAX_TTL_SECONDS * 1000;
 const EXTENDED = `expiresAt may be at most ${MAX_TTL_SECONDS} seconds from now`;
-/** Whether `value` is 'active' as mongoose casts it for `status` (`{ _id: 'active' }` is too). */
-const revives = (value: unknown) => {
-  try {
-    return value !== undefined && sessionSchema.path('status').cast(value) === 'active';
-  } catch {
-    return false;
-  }
-};
+const revives = (value: unknown) => castAs('status', value) === 'active';
 function checkLife(update: unknown): void {
   if (!update || typeof update !== 'object') return;
   const values = setValues(update as Record<string, unknown>);
@@ -174,6 +164,7 @@ sessionSchema.pre('validate', function () {
   if (this.isModified('expiresAt') && tooLate(this.expiresAt)) this.invalidate('expiresAt', EXTENDED);
 });
 sessionSchema.pre(['updateOne', 'updateMany', 'findOneAndUpdate', 'replaceOne', 'findOneAndReplace'], function () {
+  if (this.getOptions().upsert) throw validationError([{ path: '_id', message: `upserts would create sessions: ${ISSUE_ONLY}` }]);
   checkLife(this.getUpdate());
 });
 sessionSchema.pre('bulkWrite', function (ops) {
