@@ -1,4 +1,4 @@
-import mongoose, { type Connection as MongooseConnection, type InferSchemaType, type ObtainSchemaGeneric, type Query, Schema } from 'mongoose';
+import mongoose, { type Collection as MongooseCollection, type Connection as MongooseConnection, type InferSchemaType, type ObtainSchemaGeneric, type Query, Schema } from 'mongoose';
 import { ACTIVE_STATUSES, CONNECTION_TYPES, HTTP_METHODS, type ConnectionType } from '../contracts/enums.js';
 import { headerProblem, S3_BUCKET_PATTERN, S3_REGION_PATTERN, sinkUrlProblem } from '../contracts/rules.js';
 import { SecretDecryptionError, validationErrorOf as validationError } from '../errors.js';
@@ -56,10 +56,9 @@ export const connectionSchema = Schema.create(
        * SecretDecryptionError naming the field when a value cannot be decrypted.
        */
       async revealSecrets(): Promise<RevealedSecrets> {
-        const stored = await this.collection.findOne<{ config?: StoredSecrets }>({ _id: this._id as never }, { projection: { 'config.secretAccessKey': 1, 'config.headers': 1 } });
         const ring = keyRingOf(this.db);
         const revealed: RevealedSecrets = {};
-        const { secretAccessKey, headers } = stored?.config ?? {};
+        const { secretAccessKey, headers } = (await storedSecrets(this.collection, this._id)) ?? {};
         if (secretAccessKey != null) revealed.secretAccessKey = openField(ring, this._id, SECRET_KEY_PATH, secretAccessKey);
         if (headers != null) {
           revealed.headers = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, openField(ring, this._id, `${HEADERS_PATH}.${name}`, value)]));
@@ -96,9 +95,9 @@ connectionSchema.pre('validate', async function () {
   const givesKey = this.get(SECRET_KEY_PATH) !== undefined;
   const givesHeaders = this.get(HEADERS_PATH) !== undefined;
   if (givesKey && givesHeaders) return;
-  const stored = await this.collection.findOne<{ config?: StoredSecrets }>({ _id: this._id as never }, { projection: { [SECRET_KEY_PATH]: 1, [HEADERS_PATH]: 1 } });
-  if (!givesKey && stored?.config?.secretAccessKey != null && this.type === 'S3') this.set(SECRET_KEY_PATH, stored.config.secretAccessKey);
-  if (!givesHeaders && stored?.config?.headers != null && this.type === 'HTTP') this.set(HEADERS_PATH, stored.config.headers);
+  const stored = await storedSecrets(this.collection, this._id);
+  if (!givesKey && stored?.secretAccessKey != null && this.type === 'S3') this.set(SECRET_KEY_PATH, stored.secretAccessKey);
+  if (!givesHeaders && stored?.headers != null && this.type === 'HTTP') this.set(HEADERS_PATH, stored.headers);
 });
 
 export type Connection = InferSchemaType<typeof connectionSchema>;
@@ -123,6 +122,12 @@ const SECRET_KEY_PATH = 'config.secretAccessKey';
 const HEADERS_PATH = 'config.headers';
 type Plain = Record<string, unknown>;
 type StoredSecrets = { secretAccessKey?: unknown; headers?: Record<string, unknown> };
+const SECRETS_PROJECTION = { [SECRET_KEY_PATH]: 1, [HEADERS_PATH]: 1 };
+
+/** A connection's stored credentials, sealed, read through the driver (model queries never select them). */
+async function storedSecrets(collection: MongooseCollection, id: string): Promise<StoredSecrets | undefined> {
+  return (await collection.findOne<{ config?: StoredSecrets }>({ _id: id as never }, { projection: SECRETS_PROJECTION }))?.config;
+}
 
 const context = (id: string, path: string) => `Connection ${id} ${path}`;
 
@@ -362,7 +367,7 @@ export async function reencryptSecrets(
   const ring = requireRing(Connection.db);
   const cursor = Connection.collection.find<{ _id: string; config?: StoredSecrets }>(
     { $or: [{ [SECRET_KEY_PATH]: { $exists: true } }, { [HEADERS_PATH]: { $exists: true } }] },
-    { projection: { [SECRET_KEY_PATH]: 1, [HEADERS_PATH]: 1 } },
+    { projection: SECRETS_PROJECTION },
   );
   let connections = 0;
   let values = 0;
