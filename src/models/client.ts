@@ -78,9 +78,9 @@ export const clientSchema = Schema.create(
         const { hash, salt } = hashClientSecret(secret);
         const created = new this({ ...fields, ...NO_SECRETS });
         setByPackage(created, { secretHash: hash, secretSalt: salt });
+        // Once saved, it holds no secret field (secrets.ts forgets them), like a document a query gives.
         await created.save();
-        // The returned document is the one a query would give: without the hash in memory.
-        return { client: hydrateWithoutSecrets(this, created.toObject()), secret };
+        return { client: created, secret };
       },
       /**
        * The active client with this id whose secret (or previous secret, within its grace period) matches, or null.

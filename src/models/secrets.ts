@@ -90,12 +90,17 @@ function guardPackageOnlyPaths(schema: Schema): void {
   });
 }
 
+// Per schema, computed once: hydrateWithoutSecrets is on the authorizer's path.
+const withoutSecrets = new WeakMap<Schema, Record<string, 0>>();
+
 /**
  * A stored document (read through the driver, its secrets taken out) as the document a query returns: its secret
  * paths not selected, so a later save() neither requires nor writes them.
  */
 export function hydrateWithoutSecrets<T>(model: { schema: Schema; hydrate(raw: object, projection: object): T }, raw: object): T {
-  return model.hydrate(raw, Object.fromEntries(secretPaths(model.schema).map((path) => [path, 0])));
+  let projection = withoutSecrets.get(model.schema);
+  if (!projection) withoutSecrets.set(model.schema, (projection = Object.fromEntries(secretPaths(model.schema).map((path) => [path, 0]))));
+  return model.hydrate(raw, projection);
 }
 
 /** The part of mongoose's per-document state that says which paths a document was loaded with. */
